@@ -1,0 +1,53 @@
+/*
+ * runtime: one immutable snapshot of everything the workers read - the configuration, the TLS
+ * context and the resolved backend addresses. Built off the hot path (start-up, SIGHUP),
+ * handed to each worker, referenced by every connection accepted under it, and freed when the
+ * last reference goes: a reload never changes anything under a running connection.
+ */
+#ifndef REVGATE_RUNTIME_H
+#define REVGATE_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "forward.h"
+
+struct tlsctx_keys;
+
+struct runtime_backend {
+	const char		*text;		/* "127.0.0.1:9925", borrowed from cfg */
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+};
+
+struct runtime {
+	atomic_uint		 refs;
+	uint64_t		 generation;	/* 1 for the first, +1 per reload */
+	struct conf		*cfg;		/* owned */
+	SSL_CTX			*ssl_ctx;	/* owned reference */
+	struct runtime_backend	*backends;	/* owned, cfg->proxy.backends.n of them */
+	size_t			 nbackends;
+	struct forward_names	 header_names;	/* borrowed from cfg */
+};
+
+/*
+ * Builds a snapshot from CFG (taken: freed on failure too). Resolves backend host names
+ * (blocking DNS: start-up and reload only) and builds the TLS context. Returns the snapshot
+ * with one reference, or NULL with a message in ERR.
+ */
+struct runtime *runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation,
+    char *err, size_t errlen);
+
+/* Takes another reference; returns RT. Thread-safe. */
+struct runtime *runtime_ref(struct runtime *rt);
+
+/* Drops a reference; the last one frees. NULL is a no-op. Thread-safe. */
+void runtime_unref(struct runtime *rt);
+
+#endif

@@ -1,0 +1,455 @@
+#include "config.h"
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "accesslog.h"
+#include "admin.h"
+#include "listen.h"
+#include "log.h"
+#include "runtime.h"
+#include "tlsctx.h"
+#include "worker.h"
+
+#define SERVER_ERR_MAX 2048
+
+struct server {
+	const struct server_options	*opts;
+	struct event_base		*base;		/* owned */
+	struct event			*signals[4];	/* owned */
+	struct event			*rotate;	/* owned; ticket key rotation */
+	struct event			*worker_exit;	/* owned; activated by worker threads */
+	struct event			*drain_timer;	/* owned */
+	struct tlsctx_keys		*keys;		/* owned */
+	struct runtime			*rt;		/* owned reference; the running snapshot */
+	struct admin			*admin;		/* owned */
+	struct worker			**workers;	/* owned */
+	unsigned			 nworkers;
+	atomic_uint			 exited;	/* workers whose loop has ended */
+	bool				 accesslog_on;
+	bool				 draining;
+	uint64_t			 generation;
+	int				 exit_status;
+};
+
+static const struct conf *
+server_cfg(const struct server *srv)
+{
+	return srv->rt->cfg;
+}
+
+/* Makes the logging settings of CFG take effect; returns 0 or -1 (logged). */
+static int
+server_apply_logging(const struct conf *cfg)
+{
+	if (log_open(cfg->log.file) == -1) {
+		log_error("log.file: cannot open \"%s\": %s; check the directory exists and is "
+		    "writable", cfg->log.file, strerror(errno));
+		return -1;
+	}
+	log_set_level((enum log_level)cfg->log.level);
+	return 0;
+}
+
+/* Starts, retargets or reopens the access log as CFG says. Returns 0 or -1 (logged). */
+static int
+server_apply_accesslog(struct server *srv, const struct conf *cfg)
+{
+	const char *path = cfg->log.access_file;
+	int rc;
+
+	if (!cfg->log.access)
+		return 0;
+	rc = srv->accesslog_on ? accesslog_reopen(path) : accesslog_start(path);
+	if (rc == -1) {
+		log_error("log.access.file: cannot open \"%s\": %s; check the directory exists and "
+		    "is writable", path != NULL ? path : "stderr", strerror(errno));
+		return -1;
+	}
+	srv->accesslog_on = true;
+	return 0;
+}
+
+static void
+server_log_diag(const struct conf_diag *diag)
+{
+	for (size_t i = 0; i < diag->warnings.n; i++)
+		log_warn("%s", diag->warnings.v[i]);
+	for (size_t i = 0; i < diag->errors.n; i++)
+		log_error("%s", diag->errors.v[i]);
+}
+
+static bool
+server_lists_equal(const struct conf_list *a, const struct conf_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Listening sockets and threads are set up once; say so when a reload would change them. */
+static void
+server_warn_restart_keys(const struct conf *old, const struct conf *fresh)
+{
+	if (!server_lists_equal(&old->http.hosts, &fresh->http.hosts))
+		log_warn("http.host changed; restart revgate to listen on the new addresses");
+	if (old->http.secure_port != fresh->http.secure_port)
+		log_warn("http.securePort changed; restart revgate to listen on the new port");
+	if (old->http.threads != fresh->http.threads)
+		log_warn("http.threads changed; restart revgate to change the number of workers");
+	if (old->admin.enabled != fresh->admin.enabled ||
+	    (old->admin.listen.n > 0 && fresh->admin.listen.n > 0 &&
+	    strcmp(old->admin.listen.v[0].text, fresh->admin.listen.v[0].text) != 0))
+		log_warn("admin.listen changed; restart revgate to move the admin listener");
+}
+
+/* SIGHUP: build a new snapshot off to the side; only a complete, valid one replaces the old. */
+static void
+server_reload(struct server *srv)
+{
+	struct conf_diag diag = { { 0, NULL }, { 0, NULL } };
+	char err[SERVER_ERR_MAX];
+	struct runtime *rt;
+	struct conf *fresh;
+
+	log_info("SIGHUP: reloading configuration from %s",
+	    srv->opts->config_path != NULL ? srv->opts->config_path : "defaults");
+	fresh = conf_load(srv->opts->config_path, srv->opts->envp, srv->opts->sets, &diag);
+	server_log_diag(&diag);
+	if (fresh == NULL) {
+		log_error("configuration reload failed with %zu error(s); keeping the running "
+		    "configuration", diag.errors.n);
+		conf_diag_clear(&diag);
+		return;
+	}
+	conf_diag_clear(&diag);
+	if (server_apply_logging(fresh) == -1) {
+		log_error("configuration reload failed; keeping the running configuration");
+		server_apply_logging(server_cfg(srv));
+		conf_free(fresh);
+		return;
+	}
+	server_warn_restart_keys(server_cfg(srv), fresh);
+	if ((rt = runtime_new(fresh, srv->keys, srv->generation + 1, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		log_error("configuration reload failed; keeping the running configuration");
+		server_apply_logging(server_cfg(srv));
+		return;
+	}
+	srv->generation++;
+	(void)server_apply_accesslog(srv, rt->cfg);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_set_runtime(srv->workers[i], rt);
+	runtime_unref(srv->rt);
+	srv->rt = rt;
+	log_info("configuration reloaded (generation %" PRIu64 "); new connections use it",
+	    srv->generation);
+}
+
+static void
+server_stop_workers(struct server *srv)
+{
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_stop(srv->workers[i]);
+}
+
+/* SIGTERM/SIGINT: stop accepting, let in-flight requests finish within http.drainTimeout. */
+static void
+server_shutdown(struct server *srv, const char *why)
+{
+	struct timeval tv;
+	int64_t ms = server_cfg(srv)->http.drain_timeout_ms;
+
+	if (srv->draining) {
+		log_info("%s again: closing every connection now", why);
+		server_stop_workers(srv);
+		return;
+	}
+	srv->draining = true;
+	admin_set_state(srv->admin, ADMIN_DRAINING);
+	log_info("%s: shutting down; draining connections for up to %" PRId64 " ms", why, ms);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_drain(srv->workers[i]);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(srv->drain_timer, &tv);
+	if (srv->nworkers == 0)
+		event_base_loopbreak(srv->base);
+}
+
+static void
+server_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	log_warn("http.drainTimeout reached: closing the connections still open");
+	server_stop_workers(srv);
+}
+
+/* Runs on a worker's thread; only wakes the main loop. */
+static void
+server_on_worker_exit(void *arg)
+{
+	struct server *srv = arg;
+
+	atomic_fetch_add(&srv->exited, 1);
+	event_active(srv->worker_exit, EV_READ, 0);
+}
+
+static void
+server_on_worker_exit_main(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (atomic_load(&srv->exited) < srv->nworkers)
+		return;
+	if (!srv->draining)
+		log_error("every worker stopped unexpectedly; exiting");
+	event_base_loopbreak(srv->base);
+}
+
+static void
+server_on_rotate(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (tlsctx_keys_rotate(srv->keys) == -1)
+		log_error("cannot rotate the session ticket keys: the random generator failed");
+	else
+		log_debug("session ticket keys rotated");
+}
+
+static void
+server_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		server_shutdown(srv, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	case SIGHUP:
+		server_reload(srv);
+		break;
+	case SIGUSR1:
+		if (log_reopen() == -1)
+			log_error("SIGUSR1: cannot reopen log file: %s", strerror(errno));
+		else
+			log_info("SIGUSR1: log file reopened");
+		if (srv->accesslog_on && accesslog_reopen(server_cfg(srv)->log.access_file) == -1)
+			log_error("SIGUSR1: cannot reopen the access log: %s", strerror(errno));
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+server_setup_events(struct server *srv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	int64_t ms = server_cfg(srv)->tls.ticket_key_rotation_ms;
+	struct timeval every = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		srv->signals[i] = evsignal_new(srv->base, sigs[i], server_on_signal, srv);
+		if (srv->signals[i] == NULL || event_add(srv->signals[i], NULL) == -1) {
+			log_error("cannot install handler for signal %d", sigs[i]);
+			return -1;
+		}
+	}
+	srv->rotate = event_new(srv->base, -1, EV_PERSIST, server_on_rotate, srv);
+	srv->worker_exit = event_new(srv->base, -1, 0, server_on_worker_exit_main, srv);
+	srv->drain_timer = evtimer_new(srv->base, server_on_drain_timeout, srv);
+	if (srv->rotate == NULL || srv->worker_exit == NULL || srv->drain_timer == NULL ||
+	    event_add(srv->rotate, &every) == -1) {
+		log_error("libevent: cannot create the server's events");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens every worker's sockets: for each http.host, the first socket picks the port (port 0
+ * means any free one) and the others join it with SO_REUSEPORT. FDS is nworkers x nhosts.
+ */
+static int
+server_open_listeners(struct server *srv, int *fds, unsigned nworkers)
+{
+	const struct conf *cfg = server_cfg(srv);
+	size_t nhosts = cfg->http.hosts.n;
+	char err[SERVER_ERR_MAX], where[300];
+
+	for (size_t h = 0; h < nhosts; h++) {
+		uint16_t port = (uint16_t)cfg->http.secure_port;
+		const char *host = cfg->http.hosts.v[h];
+
+		for (unsigned w = 0; w < nworkers; w++) {
+			int fd = listen_open("http.securePort", host, port, true, err, sizeof(err));
+
+			if (fd == -1) {
+				log_error("%s", err);
+				return -1;
+			}
+			fds[w * nhosts + h] = fd;
+			if (w == 0)
+				port = listen_port(fd);
+		}
+		listen_format(host, port, where, sizeof(where));
+		log_info("https listener bound to %s (%u worker threads)", where, nworkers);
+	}
+	return 0;
+}
+
+static int
+server_start_admin(struct server *srv)
+{
+	const struct conf *cfg = server_cfg(srv);
+	const struct conf_addr *a;
+	char err[SERVER_ERR_MAX], where[300];
+
+	if (!cfg->admin.enabled || cfg->admin.listen.n == 0)
+		return 0;
+	a = &cfg->admin.listen.v[0];
+	if ((srv->admin = admin_new(srv->base, a->host, a->port, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	listen_format(a->host, admin_port(srv->admin), where, sizeof(where));
+	log_info("admin listener bound to %s", where);
+	return 0;
+}
+
+static int
+server_start_workers(struct server *srv)
+{
+	unsigned n = conf_worker_threads(server_cfg(srv));
+	size_t nhosts = server_cfg(srv)->http.hosts.n;
+	int *fds = calloc((size_t)n * nhosts, sizeof(int));
+	int rc = -1;
+
+	if (fds == NULL || (srv->workers = calloc(n, sizeof(*srv->workers))) == NULL) {
+		log_error("out of memory starting workers");
+		goto out;
+	}
+	for (size_t i = 0; i < (size_t)n * nhosts; i++)
+		fds[i] = -1;
+	if (server_open_listeners(srv, fds, n) == -1)
+		goto out;
+	for (unsigned w = 0; w < n; w++) {
+		srv->workers[w] = worker_new(w, srv->rt, fds + w * nhosts, nhosts,
+		    server_on_worker_exit, srv);
+		for (size_t h = 0; h < nhosts; h++)
+			fds[w * nhosts + h] = -1;	/* handed over, even on failure */
+		if (srv->workers[w] == NULL) {
+			log_error("cannot create worker %u: out of memory", w);
+			goto out;
+		}
+		srv->nworkers++;
+		if (worker_start(srv->workers[w]) == -1) {
+			log_error("cannot start worker thread %u: %s", w, strerror(errno));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; fds != NULL && i < (size_t)n * nhosts; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	free(fds);
+	return rc;
+}
+
+static void
+server_teardown(struct server *srv)
+{
+	server_stop_workers(srv);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_join_free(srv->workers[i]);
+	free(srv->workers);
+	srv->workers = NULL;
+	srv->nworkers = 0;
+	admin_free(srv->admin);
+	srv->admin = NULL;
+	for (size_t i = 0; i < sizeof(srv->signals) / sizeof(srv->signals[0]); i++) {
+		if (srv->signals[i] != NULL)
+			event_free(srv->signals[i]);
+		srv->signals[i] = NULL;
+	}
+	if (srv->rotate != NULL)
+		event_free(srv->rotate);
+	if (srv->worker_exit != NULL)
+		event_free(srv->worker_exit);
+	if (srv->drain_timer != NULL)
+		event_free(srv->drain_timer);
+	srv->rotate = srv->worker_exit = srv->drain_timer = NULL;
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	srv->base = NULL;
+	runtime_unref(srv->rt);
+	srv->rt = NULL;
+	tlsctx_keys_free(srv->keys);
+	srv->keys = NULL;
+	if (srv->accesslog_on)
+		accesslog_stop();
+	log_close();
+}
+
+int
+server_run(const struct server_options *opts, struct conf *cfg)
+{
+	struct server srv = { .opts = opts, .exit_status = 1, .generation = 1 };
+	char err[SERVER_ERR_MAX];
+
+	atomic_init(&srv.exited, 0);
+	if (server_apply_logging(cfg) == -1) {
+		conf_free(cfg);
+		goto out;
+	}
+	if ((srv.keys = tlsctx_keys_new()) == NULL) {
+		log_error("cannot create session ticket keys: the random generator failed");
+		conf_free(cfg);
+		goto out;
+	}
+	if ((srv.rt = runtime_new(cfg, srv.keys, srv.generation, err, sizeof(err))) == NULL) {
+		log_error("%s", err);	/* runtime_new freed cfg */
+		goto out;
+	}
+	if (evthread_use_pthreads() == -1) {
+		log_error("libevent: cannot enable thread support");
+		goto out;
+	}
+	if ((srv.base = event_base_new()) == NULL) {
+		log_error("libevent: cannot create the event loop");
+		goto out;
+	}
+	if (server_setup_events(&srv) == -1 || server_apply_accesslog(&srv, cfg) == -1 ||
+	    server_start_admin(&srv) == -1 || server_start_workers(&srv) == -1)
+		goto out;
+	admin_set_state(srv.admin, ADMIN_READY);
+	log_info("revgate %s started (configuration: %s, pid %ld)", PACKAGE_VERSION,
+	    opts->config_path != NULL ? opts->config_path : "defaults only", (long)getpid());
+	if (event_base_dispatch(srv.base) == -1) {
+		log_error("event loop failed");
+		goto out;
+	}
+	log_info("stopped");
+	srv.exit_status = 0;
+out:
+	server_teardown(&srv);
+	return srv.exit_status;
+}
