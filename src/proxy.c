@@ -176,6 +176,8 @@ proxy_ssl_errors(struct bufferevent *bev, char *buf, size_t size)
 	while ((e = bufferevent_get_openssl_error(bev)) != 0 || (e = ERR_get_error()) != 0) {
 		char one[256];
 
+		if (ERR_GET_LIB(e) == 0)
+			continue;	/* libevent's own markers carry no library or reason */
 		ERR_error_string_n(e, one, sizeof(one));
 		n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", n > 0 ? "; " : "",
 		    one);
@@ -955,8 +957,14 @@ proxy_client_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state == PROXY_HANDSHAKE) {
-		log_info("conn %u-%" PRIu64 " %s: TLS handshake failed: %s", c->ctx->worker_id,
-		    c->id, c->peer, proxy_ssl_errors(bev, errs, sizeof(errs)));
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+		log_info("conn %u-%" PRIu64 " %s: TLS handshake failed: %s%s%s%s",
+		    c->ctx->worker_id, c->id, c->peer, proxy_ssl_errors(bev, errs, sizeof(errs)),
+		    vr != X509_V_OK ? " (client certificate: " : "",
+		    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "",
+		    vr != X509_V_OK ? ")" : "");
 		proxy_conn_free(c);
 		return;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen.h"
 #include "tlsctx.h"
 
 /* Resolves every proxy.backend address once, so workers never wait on DNS. */
@@ -31,7 +32,8 @@ runtime_resolve_backends(struct runtime *rt, char *err, size_t errlen)
 		}
 		memcpy(&rt->backends[i].addr, res->ai_addr, res->ai_addrlen);
 		rt->backends[i].addrlen = res->ai_addrlen;
-		rt->backends[i].text = b->v[i].text;
+		listen_format(b->v[i].host, b->v[i].port, rt->backends[i].name,
+		    sizeof(rt->backends[i].name));
 		freeaddrinfo(res);
 		rt->nbackends++;
 	}
@@ -66,6 +68,13 @@ runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation, cha
 	rt->cfg = cfg;
 	rt->header_names = (struct forward_names){ h->verify, h->subject, h->issuer,
 	    h->serial, h->fingerprint, h->certificate, h->revocation };
+	if (cfg->http.mtls.verification.enabled) {
+		/* Never pretend to check: a configuration that asks for revocation is refused. */
+		snprintf(err, errlen, "http.mtls.certificateVerification: revocation checking is "
+		    "not available in this build of revgate yet; set certificateVerification: false "
+		    "to run without it");
+		goto fail;
+	}
 	if (runtime_resolve_backends(rt, err, errlen) == -1)
 		goto fail;
 	if ((rt->ssl_ctx = tlsctx_new(cfg, keys, err, errlen)) == NULL)

@@ -21,7 +21,7 @@
 struct tlsctx_keys;
 
 struct runtime_backend {
-	const char		*text;		/* "127.0.0.1:9925", borrowed from cfg */
+	char			 name[300];	/* "127.0.0.1:9925", for logs */
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 };

@@ -56,23 +56,32 @@ static int tlsctx_ex_index = -1;
 
 /* --- messages ------------------------------------------------------------------------------ */
 
-/* Appends the OpenSSL error queue to ERR (and drains it, so no stale error blames the next
- * connection). Each entry keeps its data ("calling fopen(...)"), which often names the cause. */
+/*
+ * Appends the OpenSSL error queue to ERR and drains it, so no stale error blames the next
+ * connection. Each entry keeps its data ("calling fopen(...)"), which often names the cause;
+ * repeats are dropped (a decoder that tries several formats reports the same failure twice).
+ */
 static void
 tlsctx_append_errors(char *err, size_t errlen)
 {
 	const char *sep = "; OpenSSL: ";
 	const char *data;
-	unsigned long e;
+	unsigned long e, seen[8];
+	size_t nseen = 0;
 	int flags;
 	size_t len = err != NULL && errlen > 0 ? strlen(err) : 0;
 
 	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
 		char one[256];
+		bool repeat = false;
 		int n;
 
-		if (len + 1 >= errlen)
+		for (size_t i = 0; i < nseen; i++)
+			repeat = repeat || seen[i] == e;
+		if (repeat || len + 1 >= errlen)
 			continue;
+		if (nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = e;
 		ERR_error_string_n(e, one, sizeof(one));
 		if ((flags & ERR_TXT_STRING) != 0 && data != NULL && *data != '\0')
 			n = snprintf(err + len, errlen - len, "%s%s (%s)", sep, one, data);
@@ -329,6 +338,13 @@ tlsctx_pem_password(char *buf, int size, int rwflag, void *arg)
 		return -1;
 	memcpy(buf, pw->password, len);
 	return (int)len;
+}
+
+/* The context's default password callback: OpenSSL's own would prompt on the terminal. */
+static int
+tlsctx_no_prompt(char *buf, int size, int rwflag, void *arg)
+{
+	return -1;
 }
 
 /* Refuses a key that does not belong to the certificate, naming both files. */
@@ -696,6 +712,7 @@ tlsctx_new(const struct conf *cfg, struct tlsctx_keys *keys, char *err, size_t e
 		tlsctx_fail(err, errlen, "tls: cannot create a TLS context");
 		goto fail;
 	}
+	SSL_CTX_set_default_passwd_cb(ctx, tlsctx_no_prompt);
 	if (tlsctx_set_protocol(ctx, &cfg->tls, err, errlen) != 0 ||
 	    tlsctx_load_identity(ctx, &cfg->tls, err, errlen) != 0 ||
 	    tlsctx_set_verify(ctx, cfg, err, errlen) != 0 ||

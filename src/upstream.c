@@ -250,7 +250,7 @@ upstream_name(const struct upstream_pool *pool, size_t backend)
 {
 	if (pool->rt == NULL || backend >= pool->rt->nbackends)
 		return "-";
-	return pool->rt->backends[backend].text;
+	return pool->rt->backends[backend].name;
 }
 
 size_t

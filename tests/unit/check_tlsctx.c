@@ -627,25 +627,15 @@ END_TEST
 /* Client chain: leaf <- inter2 <- inter1 <- the test CA (which alone is trusted). */
 START_TEST(verify_depth_bounds_the_intermediates)
 {
-	struct testpki_entity i1 = { testpki_key_new(), NULL, NULL, NULL };
-	struct testpki_entity i2 = { testpki_key_new(), NULL, NULL, NULL };
-	struct testpki_entity leaf = { testpki_key_new(), NULL, NULL, NULL };
-	X509_NAME *n1 = testpki_name("CN", "Intermediate 1", NULL);
-	X509_NAME *n2 = testpki_name("CN", "Intermediate 2", NULL);
-	X509_NAME *nl = testpki_name("CN", "deep", NULL);
-	struct testpki_cert_spec s1 = { n1, i1.key, pki->ca.cert, pki->ca.key, NULL, -60, 3600,
-	    testpki_ext_ca };
+	struct testpki_entity i1, i2, leaf;
 	X509 *chain[2];
 	SSL_CTX *ctx, *cctx;
 	struct conn c;
 
-	i1.cert = testpki_cert_new(&s1);
-	struct testpki_cert_spec s2 = { n2, i2.key, i1.cert, i1.key, NULL, -60, 3600,
-	    testpki_ext_ca };
-	i2.cert = testpki_cert_new(&s2);
-	struct testpki_cert_spec sl = { nl, leaf.key, i2.cert, i2.key, NULL, -60, 3600,
-	    testpki_ext_client };
-	leaf.cert = testpki_cert_new(&sl);
+	testpki_issue(&i1, testpki_name("CN", "Intermediate 1", NULL), &pki->ca,
+	    testpki_ext_ca);
+	testpki_issue(&i2, testpki_name("CN", "Intermediate 2", NULL), &i1, testpki_ext_ca);
+	testpki_issue(&leaf, testpki_name("CN", "deep", NULL), &i2, testpki_ext_client);
 	chain[0] = i2.cert;
 	chain[1] = i1.cert;
 	cctx = client_ctx(&leaf, chain, 2, 0);
@@ -661,19 +651,13 @@ START_TEST(verify_depth_bounds_the_intermediates)
 	ctx = server_ok();
 	c = conn_new(ctx, cctx, NULL);
 	ck_assert_int_eq(conn_handshake(&c), 0);
-	SSL_CTX_free(ctx);
 	conn_free(&c);
+	SSL_CTX_free(ctx);
 
 	SSL_CTX_free(cctx);
-	X509_NAME_free(n1);
-	X509_NAME_free(n2);
-	X509_NAME_free(nl);
-	X509_free(i1.cert);
-	X509_free(i2.cert);
-	X509_free(leaf.cert);
-	EVP_PKEY_free(i1.key);
-	EVP_PKEY_free(i2.key);
-	EVP_PKEY_free(leaf.key);
+	testpki_entity_clear(&i1);
+	testpki_entity_clear(&i2);
+	testpki_entity_clear(&leaf);
 }
 END_TEST
 

@@ -265,15 +265,13 @@ testpki_path(const struct testpki *pki, const char *name)
 	return p;
 }
 
-/* Makes KEY + certificate for NAME (owned, freed here), writing STEM.pem and STEM.key. */
 static void
-testpki_make(struct testpki *pki, struct testpki_entity *e, const char *stem, X509_NAME *name,
+testpki_issue_for(struct testpki_entity *e, X509_NAME *subject,
     const struct testpki_entity *issuer, int64_t not_before, int64_t not_after,
     const struct testpki_ext *exts)
 {
-	char file[256];
 	struct testpki_cert_spec spec = {
-		.subject = name,
+		.subject = subject,
 		.issuer = issuer != NULL ? issuer->cert : NULL,
 		.issuer_key = issuer != NULL ? issuer->key : NULL,
 		.not_before = not_before,
@@ -281,10 +279,29 @@ testpki_make(struct testpki *pki, struct testpki_entity *e, const char *stem, X5
 		.exts = exts,
 	};
 
+	memset(e, 0, sizeof(*e));
 	e->key = testpki_key_new();
 	spec.key = e->key;
 	e->cert = testpki_cert_new(&spec);
-	X509_NAME_free(name);
+	X509_NAME_free(subject);
+}
+
+void
+testpki_issue(struct testpki_entity *e, X509_NAME *subject,
+    const struct testpki_entity *issuer, const struct testpki_ext *exts)
+{
+	testpki_issue_for(e, subject, issuer, -TESTPKI_DAY, 30 * TESTPKI_DAY, exts);
+}
+
+/* Issues E as testpki_issue does, then writes STEM.pem and STEM.key into the directory. */
+static void
+testpki_make(struct testpki *pki, struct testpki_entity *e, const char *stem, X509_NAME *name,
+    const struct testpki_entity *issuer, int64_t not_before, int64_t not_after,
+    const struct testpki_ext *exts)
+{
+	char file[256];
+
+	testpki_issue_for(e, name, issuer, not_before, not_after, exts);
 	snprintf(file, sizeof(file), "%s.pem", stem);
 	e->cert_path = testpki_path(pki, file);
 	testpki_write_certs(e->cert_path, &e->cert, 1);
@@ -346,13 +363,14 @@ testpki_new(void)
 	return pki;
 }
 
-static void
+void
 testpki_entity_clear(struct testpki_entity *e)
 {
 	EVP_PKEY_free(e->key);
 	X509_free(e->cert);
 	free(e->cert_path);
 	free(e->key_path);
+	memset(e, 0, sizeof(*e));
 }
 
 /* Removes DIR's entries (files and, one level down, directories of files) and DIR. */

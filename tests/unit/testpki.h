@@ -93,6 +93,17 @@ struct testpki_entity {
 	char		*key_path;	/* unencrypted PKCS#8 */
 };
 
+/*
+ * Fills E with a new key and a certificate for SUBJECT (taken over and freed) issued by
+ * ISSUER (NULL: self-signed), valid from a day ago for 30 days, with EXTS. In memory only:
+ * the paths stay NULL. E is overwritten; release it with testpki_entity_clear.
+ */
+void testpki_issue(struct testpki_entity *e, X509_NAME *subject,
+    const struct testpki_entity *issuer, const struct testpki_ext *exts);
+
+/* Frees what E holds (key, certificate, path strings) and zeroes it. */
+void testpki_entity_clear(struct testpki_entity *e);
+
 struct testpki {
 	char			*dir;		/* mkdtemp directory; removed by testpki_free */
 	struct testpki_entity	 ca;		/* "CN=Test Root CA,O=revgate tests" */
