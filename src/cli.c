@@ -64,8 +64,8 @@ cli_usage(FILE *out)
 	fprintf(out,
 	    "Usage: revgate [COMMAND] [OPTIONS]\n"
 	    "\n"
-	    "An HTTPS reverse proxy that authenticates clients with mutual TLS and refuses\n"
-	    "revoked client certificates (CRL first, OCSP as fallback).\n"
+	    "An HTTPS reverse proxy that authenticates clients with mutual TLS and forwards\n"
+	    "their requests to plain-HTTP backends.\n"
 	    "\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < CLI_NCOMMANDS; i++)
@@ -107,7 +107,7 @@ cli_help_serve(FILE *out)
 	    "\n"
 	    "Runs revgate in the foreground, logging to stderr (or log.file).\n"
 	    "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration (an invalid one is\n"
-	    "rejected and the running one kept); SIGUSR1 reopens the log file.\n"
+	    "rejected and the running one kept); SIGUSR1 reopens the log file and the access log.\n"
 	    "\n");
 	cli_help_conf_options(out);
 	fprintf(out, "  -t, --test            validate the configuration and exit\n");

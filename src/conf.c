@@ -1169,6 +1169,21 @@ conf_load_buffer(const char *origin, const char *buf, size_t len, char *const *e
 	return conf_load_tree(tree, origin, envp, sets, diag);
 }
 
+const char *
+conf_origin(const struct conf *cfg, const char *path)
+{
+	const struct conf_key *k = conf_schema_find(path);
+	const char *o = k != NULL ? cfg->origins[conf_schema_index(k)] : NULL;
+
+	return o != NULL ? o : "default";
+}
+
+bool
+conf_is_default(const struct conf *cfg, const char *path)
+{
+	return strncmp(conf_origin(cfg, path), "default", 7) == 0;
+}
+
 unsigned
 conf_worker_threads(const struct conf *cfg)
 {

@@ -196,6 +196,15 @@ void conf_diag_clear(struct conf_diag *diag);
  */
 void conf_print(const struct conf *cfg, FILE *out);
 
+/*
+ * Where the value of the key at PATH came from ("revgate.yaml:3:5", "environment ...",
+ * "default", "default (rootPath/keys)"). Never NULL.
+ */
+const char *conf_origin(const struct conf *cfg, const char *path);
+
+/* True when the key at PATH holds a built-in or derived default, not a value someone set. */
+bool conf_is_default(const struct conf *cfg, const char *path);
+
 /* Number of worker threads to start: http.threads, or the CPU count for "auto". */
 unsigned conf_worker_threads(const struct conf *cfg);
 

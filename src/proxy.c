@@ -334,15 +334,16 @@ proxy_refuse(struct proxy_conn *c, int status, const char *reason)
 	}
 	n = snprintf(body, sizeof(body), "{\"status\":%d,\"error\":\"%s\",\"reason\":\"%s\"}\n",
 	    status, proxy_status_text(status), reason);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	n = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 	    "Content-Length: %d\r\nConnection: close\r\n\r\n%s", status,
 	    proxy_status_text(status), n, body);
 	c->req.status = status;
-	c->req.bytes_out += (uint64_t)n;
+	c->req.bytes_out += n > 0 ? (uint64_t)n : 0;
 	c->req.resp_started = true;
 	if (!c->req.active) {
-		c->req.active = true;
+		c->req.active = true;	/* refused before a request line was understood */
 		c->req.backend = PROXY_NO_BACKEND;
+		c->req.minor = 1;
 	}
 	proxy_access_log(c);
 	proxy_close_after_flush(c);
@@ -511,6 +512,30 @@ proxy_req_check(struct proxy_conn *c, const struct http1_head *h)
 	return 0;
 }
 
+/*
+ * A chunked body whose first bytes came with the head is checked before any backend hears of
+ * the request, so a malformed body that arrives at once is refused without a trace upstream.
+ * (Framing errors found later abort the backend connection, which is then never reused.)
+ */
+static int
+proxy_precheck_chunks(struct proxy_conn *c, size_t head_len)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t len = evbuffer_get_length(in);
+	struct http1_chunked probe = c->req.chunked;
+	uint64_t payload = 0;
+	bool done = false;
+	const char *p;
+
+	if (c->req.framing != HTTP1_BODY_CHUNKED || len <= head_len)
+		return 0;
+	if ((p = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL)
+		return 0;
+	if (http1_chunked_feed(&probe, p + head_len, len - head_len, &payload, &done) < 0)
+		return proxy_refuse(c, 400, "bad-chunked-body");
+	return 0;
+}
+
 static int
 proxy_build_head(struct proxy_conn *c, const struct http1_head *h)
 {
@@ -526,6 +551,24 @@ proxy_build_head(struct proxy_conn *c, const struct http1_head *h)
 	};
 
 	return forward_request_head(h, &c->rt->header_names, &id, c->head);
+}
+
+static const char *
+proxy_parse_reason(enum http1_status st)
+{
+	switch (st) {
+	case HTTP1_TOO_MANY_HEADERS:
+		return "too-many-headers";
+	case HTTP1_NOT_IMPLEMENTED:
+		return "transfer-coding-not-supported";
+	case HTTP1_BAD_VERSION:
+		return "http-version-not-supported";
+	case HTTP1_OK:
+	case HTTP1_INCOMPLETE:
+	case HTTP1_BAD_REQUEST:
+		break;
+	}
+	return "bad-request";
 }
 
 /*
@@ -561,11 +604,10 @@ proxy_read_request(struct proxy_conn *c)
 	if (st != HTTP1_OK) {
 		log_info("conn %u-%" PRIu64 " %s: bad request: %s", c->ctx->worker_id, c->id,
 		    c->peer, h.error != NULL ? h.error : "malformed");
-		return proxy_refuse(c, http1_status_code(st),
-		    st == HTTP1_TOO_MANY_HEADERS ? "too-many-headers" : "bad-request");
+		return proxy_refuse(c, http1_status_code(st), proxy_parse_reason(st));
 	}
 	proxy_req_begin(c, &h);
-	if (proxy_req_check(c, &h) == -1)
+	if (proxy_req_check(c, &h) == -1 || proxy_precheck_chunks(c, h.head_len) == -1)
 		return -1;
 	if (proxy_build_head(c, &h) == -1) {
 		proxy_conn_free(c);
@@ -582,6 +624,17 @@ proxy_read_request(struct proxy_conn *c)
 
 /* --- request body, client -> backend ----------------------------------------------------- */
 
+/* The whole request is on its way: the backend owes an answer, so its read timeout starts. */
+static void
+proxy_request_sent(struct proxy_conn *c)
+{
+	struct timeval tv = proxy_tv(proxy_cfg(c)->proxy.read_timeout_ms);
+
+	bufferevent_set_timeouts(c->up->bev, &tv, &tv);
+	bufferevent_disable(c->client, EV_READ);	/* a pipelined request waits its turn */
+	c->client_paused = false;
+}
+
 /* Moves what the client sent of the body to the backend. Returns 0, or -1 when C closed. */
 static int
 proxy_pump_request(struct proxy_conn *c)
@@ -592,8 +645,10 @@ proxy_pump_request(struct proxy_conn *c)
 	uint64_t max_body = proxy_cfg(c)->http.max_body_size;
 	long moved;
 
-	if (r->body_done)
+	if (r->body_done) {
+		proxy_request_sent(c);
 		return 0;
+	}
 	moved = proxy_move_body(in, out, r->framing, &r->remaining, &r->chunked,
 	    &r->body_bytes, &r->body_done);
 	if (moved < 0) {
@@ -607,12 +662,7 @@ proxy_pump_request(struct proxy_conn *c)
 	if (max_body > 0 && r->body_bytes > max_body)
 		return proxy_refuse(c, 413, "body-too-large");
 	if (r->body_done) {
-		struct timeval tv = proxy_tv(proxy_cfg(c)->proxy.read_timeout_ms);
-
-		/* The backend owes an answer now: its read timeout starts. */
-		bufferevent_set_timeouts(c->up->bev, &tv, &tv);
-		bufferevent_disable(c->client, EV_READ);	/* a pipelined request waits */
-		c->client_paused = false;
+		proxy_request_sent(c);
 		return 0;
 	}
 	if (evbuffer_get_length(out) >= proxy_buffer_size(c)) {
@@ -661,7 +711,7 @@ proxy_upstream_start(struct proxy_conn *c, size_t exclude)
 		    c->ctx->worker_id, c->id, c->peer, upstream_name(c->ctx->pool, b),
 		    strerror(errno));
 		upstream_mark_down(c->ctx->pool, b);
-		if (c->req.tries < 2 && c->rt->nbackends > 1)
+		if (c->req.tries < 2 && upstream_count(c->ctx->pool) > 1)
 			return proxy_upstream_start(c, b);
 		return proxy_refuse(c, 502, "backend-unavailable");
 	}
@@ -701,7 +751,7 @@ proxy_up_failed(struct proxy_conn *c, short what)
 		upstream_mark_down(c->ctx->pool, failed);
 	/* Nothing was sent on a failed connect; a stale connection may have delivered it. */
 	if (!r->resp_head_done && r->tries < 2) {
-		if (connecting && c->rt->nbackends > 1)
+		if (connecting && upstream_count(c->ctx->pool) > 1)
 			return proxy_upstream_start(c, failed);
 		if (stale && r->idempotent && !r->body_started)
 			return proxy_upstream_start(c, PROXY_NO_BACKEND);

@@ -2,7 +2,9 @@
  * runtime: one immutable snapshot of everything the workers read - the configuration, the TLS
  * context and the resolved backend addresses. Built off the hot path (start-up, SIGHUP),
  * handed to each worker, referenced by every connection accepted under it, and freed when the
- * last reference goes: a reload never changes anything under a running connection.
+ * last reference goes. A connection keeps the TLS session, limits and timeouts of the
+ * snapshot it was accepted under; each new request goes to the backends of the worker's
+ * current snapshot (its upstream pool), so a reload moves traffic without cutting connections.
  */
 #ifndef REVGATE_RUNTIME_H
 #define REVGATE_RUNTIME_H

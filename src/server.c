@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -36,7 +38,12 @@ struct server {
 	unsigned			 nworkers;
 	atomic_uint			 exited;	/* workers whose loop has ended */
 	bool				 accesslog_on;
+	uint64_t			 accesslog_dropped;	/* last reported */
+	struct event			*report;	/* owned; periodic health notes */
+	struct stat			 trust;		/* tls.certificateAuthority when loaded */
+	bool				 trust_known;
 	bool				 draining;
+	bool				 failed;	/* stopped for a reason other than a signal */
 	uint64_t			 generation;
 	int				 exit_status;
 };
@@ -115,6 +122,59 @@ server_warn_restart_keys(const struct conf *old, const struct conf *fresh)
 		log_warn("admin.listen changed; restart revgate to move the admin listener");
 }
 
+/* Remembers the trust anchors' file state, to notice a reload that changes them. */
+static void
+server_note_trust(struct server *srv, const struct conf *cfg)
+{
+	const char *ca = cfg->tls.certificate_authority;
+
+	srv->trust_known = ca != NULL && stat(ca, &srv->trust) == 0;
+}
+
+/*
+ * True when FRESH trusts client certificates differently from the running configuration:
+ * other anchors (path, size or modification time) or other mTLS settings.
+ */
+static bool
+server_trust_changed(const struct server *srv, const struct conf *fresh)
+{
+	const struct conf *old = server_cfg(srv);
+	const char *a = old->tls.certificate_authority, *b = fresh->tls.certificate_authority;
+	struct stat now;
+
+	if (old->http.mtls.enabled != fresh->http.mtls.enabled ||
+	    old->http.mtls.required != fresh->http.mtls.required ||
+	    old->http.mtls.verify_depth != fresh->http.mtls.verify_depth)
+		return true;
+	if (a == NULL || b == NULL || strcmp(a, b) != 0)
+		return a != b;
+	if (!srv->trust_known || stat(b, &now) == -1)
+		return true;
+	return now.st_size != srv->trust.st_size ||
+	    now.st_mtim.tv_sec != srv->trust.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != srv->trust.st_mtim.tv_nsec || now.st_ino != srv->trust.st_ino;
+}
+
+/* Session tickets carry a verified client identity: new trust must not honour old ones. */
+static void
+server_forget_tickets(struct server *srv)
+{
+	if (tlsctx_keys_rotate(srv->keys) == -1 || tlsctx_keys_rotate(srv->keys) == -1)
+		log_error("cannot replace the session ticket keys: the random generator failed");
+	else
+		log_info("client trust changed: earlier TLS sessions will not resume");
+}
+
+/* tls.ticketKeyRotation takes effect at once. */
+static void
+server_schedule_rotation(struct server *srv)
+{
+	int64_t ms = server_cfg(srv)->tls.ticket_key_rotation_ms;
+	struct timeval every = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	event_add(srv->rotate, &every);
+}
+
 /* SIGHUP: build a new snapshot off to the side; only a complete, valid one replaces the old. */
 static void
 server_reload(struct server *srv)
@@ -149,11 +209,15 @@ server_reload(struct server *srv)
 		return;
 	}
 	srv->generation++;
+	if (server_trust_changed(srv, rt->cfg))
+		server_forget_tickets(srv);
+	server_note_trust(srv, rt->cfg);
 	(void)server_apply_accesslog(srv, rt->cfg);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_set_runtime(srv->workers[i], rt);
 	runtime_unref(srv->rt);
 	srv->rt = rt;
+	server_schedule_rotation(srv);
 	log_info("configuration reloaded (generation %" PRIu64 "); new connections use it",
 	    srv->generation);
 }
@@ -215,8 +279,10 @@ server_on_worker_exit_main(evutil_socket_t fd, short what, void *arg)
 
 	if (atomic_load(&srv->exited) < srv->nworkers)
 		return;
-	if (!srv->draining)
+	if (!srv->draining) {
 		log_error("every worker stopped unexpectedly; exiting");
+		srv->failed = true;
+	}
 	event_base_loopbreak(srv->base);
 }
 
@@ -229,6 +295,19 @@ server_on_rotate(evutil_socket_t fd, short what, void *arg)
 		log_error("cannot rotate the session ticket keys: the random generator failed");
 	else
 		log_debug("session ticket keys rotated");
+}
+
+/* Says so when access-log lines had to be dropped since the last note. */
+static void
+server_on_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	uint64_t dropped = srv->accesslog_on ? accesslog_dropped() : 0;
+
+	if (dropped > srv->accesslog_dropped)
+		log_warn("access log: %" PRIu64 " line(s) dropped because the writer could not keep "
+		    "up (a slow disk or log destination)", dropped - srv->accesslog_dropped);
+	srv->accesslog_dropped = dropped;
 }
 
 static void
@@ -247,7 +326,7 @@ server_on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGUSR1:
 		if (log_reopen() == -1)
 			log_error("SIGUSR1: cannot reopen log file: %s", strerror(errno));
-		else
+		else if (server_cfg(srv)->log.file != NULL)
 			log_info("SIGUSR1: log file reopened");
 		if (srv->accesslog_on && accesslog_reopen(server_cfg(srv)->log.access_file) == -1)
 			log_error("SIGUSR1: cannot reopen the access log: %s", strerror(errno));
@@ -261,8 +340,7 @@ static int
 server_setup_events(struct server *srv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	int64_t ms = server_cfg(srv)->tls.ticket_key_rotation_ms;
-	struct timeval every = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval minute = { 60, 0 };
 
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -275,11 +353,13 @@ server_setup_events(struct server *srv)
 	srv->rotate = event_new(srv->base, -1, EV_PERSIST, server_on_rotate, srv);
 	srv->worker_exit = event_new(srv->base, -1, 0, server_on_worker_exit_main, srv);
 	srv->drain_timer = evtimer_new(srv->base, server_on_drain_timeout, srv);
+	srv->report = event_new(srv->base, -1, EV_PERSIST, server_on_report, srv);
 	if (srv->rotate == NULL || srv->worker_exit == NULL || srv->drain_timer == NULL ||
-	    event_add(srv->rotate, &every) == -1) {
+	    srv->report == NULL || event_add(srv->report, &minute) == -1) {
 		log_error("libevent: cannot create the server's events");
 		return -1;
 	}
+	server_schedule_rotation(srv);
 	return 0;
 }
 
@@ -396,7 +476,9 @@ server_teardown(struct server *srv)
 		event_free(srv->worker_exit);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
-	srv->rotate = srv->worker_exit = srv->drain_timer = NULL;
+	if (srv->report != NULL)
+		event_free(srv->report);
+	srv->rotate = srv->worker_exit = srv->drain_timer = srv->report = NULL;
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	srv->base = NULL;
@@ -429,6 +511,7 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		log_error("%s", err);	/* runtime_new freed cfg */
 		goto out;
 	}
+	server_note_trust(&srv, cfg);
 	if (evthread_use_pthreads() == -1) {
 		log_error("libevent: cannot enable thread support");
 		goto out;
@@ -447,8 +530,9 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		log_error("event loop failed");
 		goto out;
 	}
+	server_on_report(-1, 0, &srv);
 	log_info("stopped");
-	srv.exit_status = 0;
+	srv.exit_status = srv.failed ? 1 : 0;
 out:
 	server_teardown(&srv);
 	return srv.exit_status;

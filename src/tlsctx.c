@@ -484,16 +484,16 @@ tlsctx_parse_p12(PKCS12 *p12, const char *path, const char *password, EVP_PKEY *
 
 /* PKCS#12: key, leaf, and the extra certificates as the chain, in bundle order. */
 static int
-tlsctx_use_p12(SSL_CTX *ctx, PKCS12 *p12, const struct conf_tls *tls, char *err,
-    size_t errlen)
+tlsctx_use_p12(SSL_CTX *ctx, PKCS12 *p12, const struct conf *cfg, char *err, size_t errlen)
 {
+	const struct conf_tls *tls = &cfg->tls;
 	const char *path = tls->certificate;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *chain = NULL;
 	int ret = -1;
 
-	if (tls->private_key != NULL)
+	if (tls->private_key != NULL && !conf_is_default(cfg, "tls.privateKey"))
 		log_warn("tls.privateKey: \"%s\" is ignored, tls.certificate \"%s\" is a PKCS#12 "
 		    "bundle that holds the key", tls->private_key, path);
 	if (tlsctx_parse_p12(p12, path, tls->certificate_password, &pkey, &cert, &chain, err,
@@ -522,8 +522,9 @@ cleanup:
 }
 
 static int
-tlsctx_load_identity(SSL_CTX *ctx, const struct conf_tls *tls, char *err, size_t errlen)
+tlsctx_load_identity(SSL_CTX *ctx, const struct conf *cfg, char *err, size_t errlen)
 {
+	const struct conf_tls *tls = &cfg->tls;
 	PKCS12 *p12 = NULL;
 	int ret = -1;
 
@@ -536,7 +537,7 @@ tlsctx_load_identity(SSL_CTX *ctx, const struct conf_tls *tls, char *err, size_t
 	/* The name decides when it says PKCS#12; otherwise the content does (DER vs PEM). */
 	p12 = tlsctx_read_p12(tls->certificate);
 	if (p12 != NULL)
-		ret = tlsctx_use_p12(ctx, p12, tls, err, errlen);
+		ret = tlsctx_use_p12(ctx, p12, cfg, err, errlen);
 	else if (tlsctx_is_p12_name(tls->certificate))
 		tlsctx_fail(err, errlen, "tls.certificate: cannot load \"%s\": not a PKCS#12 "
 		    "bundle; export it again or give a PEM file", tls->certificate);
@@ -714,7 +715,7 @@ tlsctx_new(const struct conf *cfg, struct tlsctx_keys *keys, char *err, size_t e
 	}
 	SSL_CTX_set_default_passwd_cb(ctx, tlsctx_no_prompt);
 	if (tlsctx_set_protocol(ctx, &cfg->tls, err, errlen) != 0 ||
-	    tlsctx_load_identity(ctx, &cfg->tls, err, errlen) != 0 ||
+	    tlsctx_load_identity(ctx, cfg, err, errlen) != 0 ||
 	    tlsctx_set_verify(ctx, cfg, err, errlen) != 0 ||
 	    tlsctx_set_sessions(ctx, &cfg->tls, keys, err, errlen) != 0)
 		goto fail;

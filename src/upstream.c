@@ -258,3 +258,9 @@ upstream_idle_count(const struct upstream_pool *pool)
 {
 	return pool->nidle;
 }
+
+size_t
+upstream_count(const struct upstream_pool *pool)
+{
+	return pool->nbackends;
+}

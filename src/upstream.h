@@ -68,6 +68,9 @@ void upstream_mark_up(struct upstream_pool *pool, size_t backend);
 /* "host:port" of BACKEND for logs. */
 const char *upstream_name(const struct upstream_pool *pool, size_t backend);
 
+/* Number of backends in the current runtime. */
+size_t upstream_count(const struct upstream_pool *pool);
+
 /* Number of idle pooled connections (tests, metrics). */
 size_t upstream_idle_count(const struct upstream_pool *pool);
 

@@ -184,7 +184,7 @@ pki_init() {
 
 # pki_issue ISSUER NAME SUBJECT PROFILE [STARTDATE ENDDATE]: the general issuing step.
 pki_issue() {
-	local issuer=$1 name=$2 subj=$3 profile=$4 ca="$PKI_DIR/$1" out="$PKI_DIR/$2"
+	local issuer="$1" name="$2" subj="$3" profile="$4" ca="$PKI_DIR/$1" out="$PKI_DIR/$2"
 	local start end
 	if [ ! -f "$ca/ca.cnf" ]; then
 		echo "pki: no CA named \"$issuer\" in $PKI_DIR" >&2
@@ -211,7 +211,7 @@ pki_issue() {
 
 # pki_intermediate [NAME] [ISSUER]: an intermediate CA (default "int", issued by the root).
 pki_intermediate() {
-	local name=${1:-int} issuer=${2:-root} d
+	local name="${1:-int}" issuer="${2:-root}" d
 	d="$PKI_DIR/$name"
 	pki_new_ca_dir "$name" || return 1
 	pki_issue "$issuer" "$name" "/O=$PKI_ORG/CN=$PKI_ORG Intermediate CA $name" ca ||
@@ -259,7 +259,7 @@ pki_encrypt_key() {
 }
 
 pki_p12() {
-	local chain="$PKI_DIR/$1.p12chain" name=$1 pass=$2
+	local chain="$PKI_DIR/$1.p12chain" name="$1" pass="$2"
 	# NAME.pem minus its first certificate: the intermediates (possibly none).
 	awk '/-----BEGIN CERTIFICATE-----/ { n++ } n > 1' "$PKI_DIR/$name.pem" >"$chain"
 	set --
@@ -279,14 +279,14 @@ pki_revoke() {
 }
 
 pki_crl() {
-	local ca=${1:-root}
+	local ca="${1:-root}"
 	pki_run openssl ca -batch -config "$PKI_DIR/$ca/ca.cnf" -gencrl \
 	    -out "$PKI_DIR/$ca.crl.pem" || return 1
 	pki_run openssl crl -in "$PKI_DIR/$ca.crl.pem" -outform DER -out "$PKI_DIR/$ca.crl.der"
 }
 
 pki_ocsp_signer() {
-	local ca=${1:-root}
+	local ca="${1:-root}"
 	pki_issue "$ca" "$ca-ocsp" "/O=$PKI_ORG/CN=$PKI_ORG OCSP responder for $ca" ocsp
 }
 

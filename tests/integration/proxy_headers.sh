@@ -84,6 +84,7 @@ connection=$(px_header "$work/hop.json" Connection | tr 'A-Z' 'a-z')
 assert_not_contains "the client's Connection header is not forwarded" "$connection" drop
 once "a header not named in Connection is forwarded" "$work/hop.json" X-Keep-Me 3
 px_stop_revgate
+assert_eq "revgate exits 0 on SIGTERM" 0 "$rc"
 
 # --- optional mTLS: an anonymous client cannot claim an identity either
 px_config "$work/optional.yaml" http.mtls.required=false

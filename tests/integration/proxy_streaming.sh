@@ -74,7 +74,8 @@ code=$(head -c "$chunked_big" /dev/zero | px_curl --max-time "$max_time" \
 rss_check "$chunked_big-byte chunked upload"
 assert_eq "a $chunked_big-byte chunked upload gets 200" 200 "$code"
 assert_eq "the chunked upload arrives intact" "$chunked_big $want true" \
-    "$(px_json "$work/chunked-up.json" '"%d %s %s" % (d["length"], d["sha256"], str(d["chunked"]).lower())')"
+    "$(px_json "$work/chunked-up.json" \
+    '"%d %s %s" % (d["length"], d["sha256"], str(d["chunked"]).lower())')"
 
 # --- chunked download
 chunks=$((chunked_big / 65536))

@@ -94,7 +94,11 @@ px_start_backend() {
 
 # px_free_port: a loopback TCP port nothing listens on (free a moment ago).
 px_free_port() {
-	"$px_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	"$px_python" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 px_config() {
@@ -175,7 +179,8 @@ $(indent "$(cat "$revgate_log")")"
 		sleep 0.1
 	done
 	[ -n "$revgate_port" ] && [ -n "$admin_port" ] ||
-	    die "revgate serve -c $config starts" "no \"https listener bound to\" and \"admin listener bound to\" lines after $px_start_timeout s:
+	    die "revgate serve -c $config starts" "no \"https listener bound to\" and \"admin \
+listener bound to\" lines after $px_start_timeout s:
 $(indent "$(cat "$revgate_log")")"
 	rg_url="https://127.0.0.1:$revgate_port"
 	pass "revgate listens on 127.0.0.1:$revgate_port (admin 127.0.0.1:$admin_port)"
@@ -241,10 +246,13 @@ print(d)' "$1"
 }
 
 # px_json FILE EXPR: prints EXPR evaluated with d bound to the JSON in FILE (strings as they
-# are, other values as JSON); prints nothing and fails when FILE is not JSON.
+# are, other values as JSON); prints nothing and fails when FILE is not JSON. For client.py
+# output, b(I) is the body of response I parsed as JSON.
 px_json() {
 	"$px_python" -c '
 import json, sys
+def b(i):
+    return json.loads(d["responses"][i]["body"])
 try:
     with open(sys.argv[1]) as f:
         d = json.load(f)
@@ -309,9 +317,10 @@ px_is_asan() {
 	grep -aq __asan_init "$REVGATE"
 }
 
-# assert_match WHAT TEXT REGEX: TEXT matches the extended regular expression REGEX.
+# assert_match WHAT TEXT REGEX: TEXT (as a whole; it may be empty) matches the extended
+# regular expression REGEX.
 assert_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then
+	if [[ $2 =~ $3 ]]; then
 		pass "$1"
 	else
 		fail "$1" "expected to match: $3
@@ -339,7 +348,8 @@ assert_ge() {
 
 # assert_between WHAT SECONDS LOW HIGH: a decimal duration within [LOW, HIGH].
 assert_between() {
-	if awk -v t="$2" -v lo="$3" -v hi="$4" 'BEGIN { exit !(t != "" && t + 0 >= lo && t + 0 <= hi) }'; then
+	if awk -v t="$2" -v lo="$3" -v hi="$4" \
+	    'BEGIN { exit !(t != "" && t + 0 >= lo && t + 0 <= hi) }'; then
 		pass "$1"
 	else
 		fail "$1" "expected between $3 s and $4 s, got \"$2\""

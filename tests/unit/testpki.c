@@ -11,8 +11,10 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #define TESTPKI_DAY	(24 * 60 * 60)
@@ -73,6 +75,16 @@ testpki_key_new(void)
 
 	if (key == NULL)
 		testpki_die("cannot generate a P-256 key");
+	return key;
+}
+
+EVP_PKEY *
+testpki_rsa_key_new(int bits)
+{
+	EVP_PKEY *key = EVP_RSA_gen((unsigned int)bits);
+
+	if (key == NULL)
+		testpki_die("cannot generate an RSA-%d key", bits);
 	return key;
 }
 
@@ -157,6 +169,154 @@ testpki_cert_new(const struct testpki_cert_spec *spec)
 	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
 		testpki_die("cannot sign a certificate");
 	return x;
+}
+
+static ASN1_TIME *
+testpki_time(time_t t)
+{
+	ASN1_TIME *tm = ASN1_TIME_set(NULL, t);
+
+	if (tm == NULL)
+		testpki_die("cannot make a time from %lld", (long long)t);
+	return tm;
+}
+
+void
+testpki_crl_add(X509_CRL *crl, const ASN1_INTEGER *serial, time_t revoked_at, int reason)
+{
+	X509_REVOKED *rev = X509_REVOKED_new();
+	ASN1_TIME *when = testpki_time(revoked_at);
+	ASN1_ENUMERATED *code = NULL;
+
+	/* The setter copies SERIAL and only reads it, whatever its prototype says. */
+	if (rev == NULL || X509_REVOKED_set_serialNumber(rev, (ASN1_INTEGER *)serial) != 1 ||
+	    X509_REVOKED_set_revocationDate(rev, when) != 1)
+		testpki_die("cannot fill in a revoked entry");
+	if (reason >= 0 && ((code = ASN1_ENUMERATED_new()) == NULL ||
+	    ASN1_ENUMERATED_set(code, reason) != 1 ||
+	    X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, code, 0, 0) != 1))
+		testpki_die("cannot add reason %d to a revoked entry", reason);
+	if (X509_CRL_add0_revoked(crl, rev) != 1)
+		testpki_die("cannot add a revoked entry");
+	ASN1_ENUMERATED_free(code);
+	ASN1_TIME_free(when);
+}
+
+/* crlNumber and deltaCRLIndicator ("[critical,]<integer>"): OpenSSL cannot parse them. */
+static void
+testpki_crl_add_int_ext(X509_CRL *crl, int nid, const char *value)
+{
+	int critical = strncmp(value, "critical,", 9) == 0;
+	ASN1_INTEGER *n = s2i_ASN1_INTEGER(NULL, value + (critical ? 9 : 0));
+
+	if (n == NULL || X509_CRL_add1_ext_i2d(crl, nid, n, critical, X509V3_ADD_DEFAULT) != 1)
+		testpki_die("cannot add CRL extension %s = %s", OBJ_nid2sn(nid), value);
+	ASN1_INTEGER_free(n);
+}
+
+static void
+testpki_crl_add_exts(X509_CRL *crl, X509 *issuer, const struct testpki_ext *exts)
+{
+	X509V3_CTX v3;
+
+	X509V3_set_ctx(&v3, issuer, NULL, NULL, crl, 0);
+	X509V3_set_ctx_nodb(&v3);
+	for (; exts != NULL && exts->nid != NID_undef; exts++) {
+		X509_EXTENSION *ext;
+
+		if (exts->nid == NID_crl_number || exts->nid == NID_delta_crl) {
+			testpki_crl_add_int_ext(crl, exts->nid, exts->value);
+			continue;
+		}
+		ext = X509V3_EXT_nconf_nid(NULL, &v3, exts->nid, exts->value);
+
+		if (ext == NULL || X509_CRL_add_ext(crl, ext, -1) != 1)
+			testpki_die("cannot add CRL extension %s = %s", OBJ_nid2sn(exts->nid),
+			    exts->value);
+		X509_EXTENSION_free(ext);
+	}
+}
+
+X509_CRL *
+testpki_crl_build(const struct testpki_crl_spec *spec)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = spec->name != NULL ? spec->name :
+	    X509_get_subject_name(spec->issuer->cert);
+	ASN1_TIME *this_update = testpki_time(spec->this_update);
+	ASN1_TIME *next_update = NULL;
+
+	if (crl == NULL || X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
+	    X509_CRL_set_issuer_name(crl, name) != 1 ||
+	    X509_CRL_set1_lastUpdate(crl, this_update) != 1)
+		testpki_die("cannot fill in a CRL");
+	if (spec->next_update != 0 && ((next_update = testpki_time(spec->next_update)) == NULL ||
+	    X509_CRL_set1_nextUpdate(crl, next_update) != 1))
+		testpki_die("cannot set nextUpdate");
+	for (const struct testpki_revoked *r = spec->revoked; r != NULL && r->serial != NULL;
+	    r++) {
+		BIGNUM *bn = NULL;
+		ASN1_INTEGER *serial;
+
+		if (BN_hex2bn(&bn, r->serial) == 0 ||
+		    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)
+			testpki_die("bad serial \"%s\"", r->serial);
+		testpki_crl_add(crl, serial, spec->this_update, r->reason);
+		ASN1_INTEGER_free(serial);
+		BN_free(bn);
+	}
+	testpki_crl_add_exts(crl, spec->issuer->cert, spec->exts);
+	ASN1_TIME_free(this_update);
+	ASN1_TIME_free(next_update);
+	return crl;
+}
+
+void
+testpki_crl_sign(X509_CRL *crl, EVP_PKEY *key)
+{
+	if (X509_CRL_sign(crl, key, EVP_sha256()) <= 0)
+		testpki_die("cannot sign a CRL");
+}
+
+X509_CRL *
+testpki_crl_new(const struct testpki_crl_spec *spec)
+{
+	X509_CRL *crl = testpki_crl_build(spec);
+
+	testpki_crl_sign(crl, spec->key != NULL ? spec->key : spec->issuer->key);
+	return crl;
+}
+
+unsigned char *
+testpki_crl_der(X509_CRL *crl, size_t *len)
+{
+	int n = i2d_X509_CRL(crl, NULL);
+	unsigned char *der, *p;
+
+	if (n <= 0 || (der = malloc((size_t)n)) == NULL)
+		testpki_die("cannot encode a CRL");
+	p = der;
+	if (i2d_X509_CRL(crl, &p) != n)
+		testpki_die("cannot encode a CRL");
+	*len = (size_t)n;
+	return der;
+}
+
+char *
+testpki_crl_pem(X509_CRL *crl, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *pem;
+	long n;
+
+	if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1 ||
+	    (n = BIO_get_mem_data(bio, &data)) <= 0 || (pem = malloc((size_t)n + 1)) == NULL)
+		testpki_die("cannot write a CRL as PEM");
+	memcpy(pem, data, (size_t)n);
+	pem[n] = '\0';
+	*len = (size_t)n;
+	BIO_free(bio);
+	return pem;
 }
 
 static BIO *
@@ -414,4 +574,117 @@ testpki_free(struct testpki *pki)
 	free(pki->no_cert);
 	free(pki->dir);
 	free(pki);
+}
+
+const struct testpki_ext testpki_ext_ocsp_responder[] = {
+	{ NID_basic_constraints, "critical,CA:FALSE" },
+	{ NID_key_usage, "critical,digitalSignature" },
+	{ NID_ext_key_usage, "OCSPSigning" },
+	{ NID_authority_key_identifier, "keyid:always" },
+	{ NID_undef, NULL },
+};
+
+static ASN1_GENERALIZEDTIME *
+testpki_gentime(time_t t)
+{
+	ASN1_GENERALIZEDTIME *g = ASN1_GENERALIZEDTIME_set(NULL, t);
+
+	if (g == NULL)
+		testpki_die("cannot make a GeneralizedTime for %lld", (long long)t);
+	return g;
+}
+
+static OCSP_CERTID *
+testpki_ocsp_id(const struct testpki_ocsp_spec *spec)
+{
+	ASN1_INTEGER *serial = NULL;
+	BIGNUM *bn = NULL;
+	OCSP_CERTID *id;
+
+	if (spec->serial != NULL && (BN_hex2bn(&bn, spec->serial) == 0 ||
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL))
+		testpki_die("bad serial \"%s\"", spec->serial);
+	id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(spec->issuer),
+	    X509_get0_pubkey_bitstr(spec->issuer),
+	    serial != NULL ? serial : X509_get0_serialNumber(spec->cert));
+	if (id == NULL)
+		testpki_die("cannot make an OCSP CertID");
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return id;
+}
+
+static void
+testpki_ocsp_nonce(OCSP_BASICRESP *bs, const struct testpki_ocsp_spec *spec)
+{
+	ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext = NULL;
+
+	if (!spec->nonce_raw) {
+		if (OCSP_basic_add1_nonce(bs, (unsigned char *)spec->nonce,
+		    (int)spec->nonce_len) != 1)
+			testpki_die("cannot add an OCSP nonce");
+		return;
+	}
+	os = ASN1_OCTET_STRING_new();
+	if (os == NULL || ASN1_OCTET_STRING_set(os, spec->nonce, (int)spec->nonce_len) != 1 ||
+	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_id_pkix_OCSP_Nonce, 0, os)) == NULL ||
+	    OCSP_BASICRESP_add_ext(bs, ext, -1) != 1)
+		testpki_die("cannot add a raw OCSP nonce");
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+}
+
+static unsigned char *
+testpki_ocsp_encode(OCSP_BASICRESP *bs, size_t *len)
+{
+	OCSP_RESPONSE *resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	unsigned char *der, *p;
+	int n;
+
+	if (resp == NULL || (n = i2d_OCSP_RESPONSE(resp, NULL)) <= 0 ||
+	    (der = malloc((size_t)n)) == NULL)
+		testpki_die("cannot encode an OCSP response");
+	p = der;
+	if (i2d_OCSP_RESPONSE(resp, &p) != n)
+		testpki_die("cannot encode an OCSP response");
+	OCSP_RESPONSE_free(resp);
+	*len = (size_t)n;
+	return der;
+}
+
+unsigned char *
+testpki_ocsp_response(const struct testpki_ocsp_spec *spec, size_t *len)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	OCSP_CERTID *id = testpki_ocsp_id(spec);
+	ASN1_GENERALIZEDTIME *this_update = testpki_gentime(spec->this_update);
+	ASN1_GENERALIZEDTIME *next_update = spec->next_update != 0 ?
+	    testpki_gentime(spec->next_update) : NULL;
+	ASN1_GENERALIZEDTIME *revoked_at = spec->status == V_OCSP_CERTSTATUS_REVOKED ?
+	    testpki_gentime(spec->revoked_at) : NULL;
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	unsigned long flags = (spec->no_certs ? OCSP_NOCERTS : 0) |
+	    (spec->by_key ? OCSP_RESPID_KEY : 0);
+	unsigned char *der;
+
+	if (bs == NULL || certs == NULL ||
+	    (spec->extra != NULL && sk_X509_push(certs, spec->extra) <= 0))
+		testpki_die("out of memory");
+	if (OCSP_basic_add1_status(bs, id, spec->status, spec->reason, revoked_at,
+	    this_update, next_update) == NULL)
+		testpki_die("cannot add an OCSP SingleResponse");
+	if (spec->nonce != NULL)
+		testpki_ocsp_nonce(bs, spec);
+	if (OCSP_basic_sign(bs, spec->signer, spec->signer_key, EVP_sha256(), certs,
+	    flags) != 1)
+		testpki_die("cannot sign an OCSP response");
+	der = testpki_ocsp_encode(bs, len);
+	sk_X509_free(certs);
+	ASN1_GENERALIZEDTIME_free(revoked_at);
+	ASN1_GENERALIZEDTIME_free(next_update);
+	ASN1_GENERALIZEDTIME_free(this_update);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	return der;
 }

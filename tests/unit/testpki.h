@@ -14,8 +14,10 @@
 #ifndef REVGATE_TESTPKI_H
 #define REVGATE_TESTPKI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -104,6 +106,50 @@ void testpki_issue(struct testpki_entity *e, X509_NAME *subject,
 /* Frees what E holds (key, certificate, path strings) and zeroes it. */
 void testpki_entity_clear(struct testpki_entity *e);
 
+/* A new RSA key of BITS bits. The caller owns it. */
+EVP_PKEY *testpki_rsa_key_new(int bits);
+
+/* One entry of a CRL spec. Lists end with { NULL, 0 }. */
+struct testpki_revoked {
+	const char	*serial;	/* hex, "-" allowed */
+	int		 reason;	/* CRLReason code; -1: no reason extension */
+};
+
+/*
+ * A CRL. Unlike certificate specs, times are absolute, so that tests can compare exactly what
+ * they read back. Extensions use the testpki_ext syntax: { NID_crl_number, "7" },
+ * { NID_authority_key_identifier, "keyid:always" }, { NID_delta_crl, "critical,6" },
+ * { NID_issuing_distribution_point, "critical,indirectCRL:TRUE" }.
+ */
+struct testpki_crl_spec {
+	const struct testpki_entity	*issuer;	/* borrowed: name, key, keyid context */
+	X509_NAME			*name;		/* NULL: issuer's subject; borrowed */
+	EVP_PKEY			*key;		/* NULL: issuer's key; borrowed */
+	time_t				 this_update;
+	time_t				 next_update;	/* 0: none */
+	const struct testpki_revoked	*revoked;	/* NULL: none */
+	const struct testpki_ext	*exts;		/* NULL: none */
+};
+
+/*
+ * An unsigned v2 CRL as SPEC describes, entries in list order (not sorted, unlike `openssl
+ * ca`). Add entries or extensions, then sign it with testpki_crl_sign. The caller owns it.
+ */
+X509_CRL *testpki_crl_build(const struct testpki_crl_spec *spec);
+
+/* Adds an entry for SERIAL (borrowed) revoked at REVOKED_AT, with REASON (-1: none). */
+void testpki_crl_add(X509_CRL *crl, const ASN1_INTEGER *serial, time_t revoked_at, int reason);
+
+/* Signs CRL with KEY and SHA-256. */
+void testpki_crl_sign(X509_CRL *crl, EVP_PKEY *key);
+
+/* testpki_crl_build, then testpki_crl_sign with the spec's key. The caller owns the result. */
+X509_CRL *testpki_crl_new(const struct testpki_crl_spec *spec);
+
+/* CRL as DER (or PEM) in a new buffer of *LEN bytes; the caller frees it. */
+unsigned char *testpki_crl_der(X509_CRL *crl, size_t *len);
+char *testpki_crl_pem(X509_CRL *crl, size_t *len);
+
 struct testpki {
 	char			*dir;		/* mkdtemp directory; removed by testpki_free */
 	struct testpki_entity	 ca;		/* "CN=Test Root CA,O=revgate tests" */
@@ -127,5 +173,31 @@ char *testpki_path(const struct testpki *pki, const char *name);
 
 /* Removes every file in the directory, the directory, and frees PKI. NULL is a no-op. */
 void testpki_free(struct testpki *pki);
+
+/* A delegated OCSP responder: digitalSignature and id-kp-OCSPSigning. */
+extern const struct testpki_ext testpki_ext_ocsp_responder[];
+
+/* A basic OCSP response holding one SingleResponse, and how to sign it. */
+struct testpki_ocsp_spec {
+	X509			*cert;		/* answered for (its serial); borrowed */
+	X509			*issuer;	/* names the CertID (SHA-1 of name and key) */
+	const char		*serial;	/* hex: answer for this serial instead */
+	int			 status;	/* V_OCSP_CERTSTATUS_GOOD, _REVOKED, _UNKNOWN */
+	int			 reason;	/* REVOKED: a CRLReason, or -1 for none */
+	time_t			 revoked_at;	/* REVOKED only; absolute */
+	time_t			 this_update;	/* absolute */
+	time_t			 next_update;	/* absolute; 0: none */
+	X509			*signer;	/* borrowed */
+	EVP_PKEY		*signer_key;	/* borrowed; signs with SHA-256 */
+	X509			*extra;		/* one more certificate to carry, or NULL */
+	bool			 no_certs;	/* carry no certificate, not even the signer's */
+	bool			 by_key;	/* ResponderID byKey instead of byName */
+	const unsigned char	*nonce;		/* echoed as the nonce extension; NULL: none */
+	size_t			 nonce_len;
+	bool			 nonce_raw;	/* the bytes alone, not in an OCTET STRING */
+};
+
+/* A successful OCSP response as SPEC describes, as DER in *LEN bytes; free() it. */
+unsigned char *testpki_ocsp_response(const struct testpki_ocsp_spec *spec, size_t *len);
 
 #endif
