@@ -1203,6 +1203,8 @@ conf_failure_mode_name(enum conf_failure_mode mode)
 		return "fail-closed";
 	case CONF_FAIL_OPEN:
 		return "fail-open";
+	case CONF_FAIL_INHERIT:
+		return "inherit";
 	}
 	return "?";
 }

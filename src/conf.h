@@ -23,6 +23,7 @@
 enum conf_failure_mode {
 	CONF_FAIL_CLOSED,
 	CONF_FAIL_OPEN,
+	CONF_FAIL_INHERIT,	/* per method: use certificateVerification.failureMode */
 };
 
 enum conf_scope {
@@ -53,6 +54,9 @@ struct conf_crl {
 	int64_t			cache_ttl_ms;
 	int64_t			grace_period_ms;
 	struct conf_list	files;
+	uint64_t		max_size;		/* bytes of one CRL */
+	int64_t			refresh_before_ms;	/* 0: at 75 % of the lifetime */
+	int			failure_mode;		/* enum conf_failure_mode */
 };
 
 struct conf_ocsp {
@@ -62,14 +66,23 @@ struct conf_ocsp {
 	int64_t	 error_cache_ttl_ms;
 	char	*responder;		/* NULL: use the certificate's AIA */
 	bool	 nonce;
+	uint64_t max_size;		/* bytes of one response */
+	int	 failure_mode;		/* enum conf_failure_mode */
+};
+
+struct conf_revocation_cache {
+	int64_t		max_entries;	/* OCSP answers, and CRLs, each */
+	uint64_t	max_bytes;
 };
 
 struct conf_verification {
 	bool			enabled;	/* revocation checking on */
-	int			failure_mode;	/* enum conf_failure_mode */
+	int			failure_mode;	/* enum conf_failure_mode, never INHERIT */
 	int			scope;		/* enum conf_scope */
+	int64_t			clock_skew_ms;
 	struct conf_crl	crl;
 	struct conf_ocsp	ocsp;
+	struct conf_revocation_cache cache;
 };
 
 struct conf_mtls {

@@ -18,6 +18,8 @@
 #define CV         "http.mtls.certificateVerification"
 
 static const char *const conf_failure_modes[] = { "fail-closed", "fail-open", NULL };
+static const char *const conf_method_failure_modes[] = { "fail-closed", "fail-open", "inherit",
+    NULL };
 static const char *const conf_scopes[] = { "leaf", "chain", NULL };
 static const char *const conf_log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const conf_tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
@@ -68,6 +70,8 @@ const struct conf_key conf_schema[] = {
 	    "fail-closed", 0, 0, conf_failure_modes },
 	{ CV ".scope", CONF_T_ENUM, OFF(http.mtls.verification.scope), "leaf", 0, 0,
 	    conf_scopes },
+	{ CV ".clockSkew", CONF_T_DURATION, OFF(http.mtls.verification.clock_skew_ms), "5m", 0,
+	    MS_HOUR, NULL },
 	{ CV ".crl", CONF_T_TOGGLE, OFF(http.mtls.verification.crl.enabled), NULL, 0, 0,
 	    NULL },
 	{ CV ".crl.enabled", CONF_T_BOOL, OFF(http.mtls.verification.crl.enabled), "true", 0,
@@ -81,6 +85,12 @@ const struct conf_key conf_schema[] = {
 	    OFF(http.mtls.verification.crl.grace_period_ms), "86400000", 0, 30 * MS_DAY, NULL },
 	{ CV ".crl.files", CONF_T_PATHS, OFF(http.mtls.verification.crl.files), NULL, 0, 0,
 	    NULL },
+	{ CV ".crl.maxSize", CONF_T_SIZE, OFF(http.mtls.verification.crl.max_size), "32MiB",
+	    1 * KIB, 1 * GIB, NULL },
+	{ CV ".crl.refreshBefore", CONF_T_DURATION,
+	    OFF(http.mtls.verification.crl.refresh_before_ms), "0", 0, 30 * MS_DAY, NULL },
+	{ CV ".crl.failureMode", CONF_T_ENUM, OFF(http.mtls.verification.crl.failure_mode),
+	    "inherit", 0, 0, conf_method_failure_modes },
 	{ CV ".ocsp", CONF_T_TOGGLE, OFF(http.mtls.verification.ocsp.enabled), NULL, 0, 0,
 	    NULL },
 	{ CV ".ocsp.enabled", CONF_T_BOOL, OFF(http.mtls.verification.ocsp.enabled), "true",
@@ -96,6 +106,15 @@ const struct conf_key conf_schema[] = {
 	    0, 0, NULL },
 	{ CV ".ocsp.nonce", CONF_T_BOOL, OFF(http.mtls.verification.ocsp.nonce), "true", 0, 0,
 	    NULL },
+	{ CV ".ocsp.maxSize", CONF_T_SIZE, OFF(http.mtls.verification.ocsp.max_size), "64KiB",
+	    1 * KIB, 16 * MIB, NULL },
+	{ CV ".ocsp.failureMode", CONF_T_ENUM, OFF(http.mtls.verification.ocsp.failure_mode),
+	    "inherit", 0, 0, conf_method_failure_modes },
+	{ CV ".cache", CONF_T_SECTION, 0, NULL, 0, 0, NULL },
+	{ CV ".cache.maxEntries", CONF_T_INT, OFF(http.mtls.verification.cache.max_entries),
+	    "100000", 1, 100000000, NULL },
+	{ CV ".cache.maxBytes", CONF_T_SIZE, OFF(http.mtls.verification.cache.max_bytes),
+	    "256MiB", 1 * MIB, 64 * GIB, NULL },
 
 	{ "tls", CONF_T_SECTION, 0, NULL, 0, 0, NULL },
 	{ "tls.certificate", CONF_T_PATH, OFF(tls.certificate), NULL, 0, 0, NULL },

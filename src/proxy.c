@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "http1.h"
 #include "log.h"
+#include "revoke.h"
 #include "runtime.h"
 #include "tlsctx.h"
 #include "upstream.h"
@@ -101,6 +102,9 @@ struct proxy_conn {
 	struct proxy_req	 req;
 	struct clientcert	 cert;
 	char			 verify[160];
+	struct revoke_check	*check;		/* a revocation decision under way */
+	struct revoke_decision	 rev;		/* the last one */
+	bool			 rev_done;
 	bool			 client_paused;	/* reading stopped for back-pressure */
 	bool			 up_paused;
 	unsigned		 requests;
@@ -224,11 +228,12 @@ proxy_access_log(struct proxy_conn *c)
 	proxy_log_escape(r->target, target, sizeof(target));
 	n = snprintf(line, sizeof(line),
 	    "%s - - [%s] \"%s %s HTTP/1.%d\" %d %" PRIu64 " in=%" PRIu64 " verify=%s "
-	    "subject=\"%s\" serial=%s upstream=%s rt=%.3f urt=%.3f conn=%u-%" PRIu64
-	    " req=%u%s%s\n",
+	    "subject=\"%s\" serial=%s revocation=\"%s\" upstream=%s rt=%.3f urt=%.3f "
+	    "conn=%u-%" PRIu64 " req=%u%s%s\n",
 	    c->peer_ip, when, r->method[0] != '\0' ? r->method : "-", target, r->minor,
 	    r->status, r->bytes_out, r->bytes_in, c->verify, subject,
 	    c->cert.serial[0] != '\0' ? c->cert.serial : "-",
+	    c->rev_done ? c->rev.header : "-",
 	    r->backend != PROXY_NO_BACKEND ? upstream_name(c->ctx->pool, r->backend) : "-",
 	    proxy_elapsed(c, &r->started), proxy_elapsed(c, &r->upstream_started),
 	    c->ctx->worker_id, c->id, c->requests, r->error != NULL ? " error=" : "",
@@ -250,6 +255,8 @@ proxy_conn_free(struct proxy_conn *c)
 	ctx->nconns--;
 	if (c->timer != NULL)
 		event_free(c->timer);
+	revoke_check_cancel(c->check);	/* its callback never runs now */
+	c->check = NULL;
 	upstream_close(c->up);
 	if (c->client != NULL)
 		bufferevent_free(c->client);	/* frees the SSL and closes the socket */
@@ -344,6 +351,7 @@ proxy_refuse(struct proxy_conn *c, int status, const char *reason)
 		c->req.active = true;	/* refused before a request line was understood */
 		c->req.backend = PROXY_NO_BACKEND;
 		c->req.minor = 1;
+		snprintf(c->req.target, sizeof(c->req.target), "-");
 	}
 	proxy_access_log(c);
 	proxy_close_after_flush(c);
@@ -422,6 +430,70 @@ proxy_admission_done(struct proxy_conn *c, bool admit, const char *reason)
 		(void)proxy_read_request(c);
 }
 
+/* Logs what a revocation decision means for this connection; returns whether to admit. */
+static bool
+proxy_revocation_verdict(struct proxy_conn *c, const struct revoke_decision *d)
+{
+	switch (d->verdict) {
+	case REVOKE_GOOD:
+		log_debug("conn %u-%" PRIu64 " %s: revocation %s (%s, %" PRId64 " ms)",
+		    c->ctx->worker_id, c->id, c->peer, d->header, d->cached ? "cached" : "fetched",
+		    d->elapsed_ms);
+		return true;
+	case REVOKE_UNCHECKED:
+		log_warn("audit: conn %u-%" PRIu64 " %s: admitted by fail-open without a revocation "
+		    "verdict: subject \"%s\" serial %s: %s (source %s)", c->ctx->worker_id, c->id,
+		    c->peer, d->subject, d->serial, d->reason, d->source[0] ? d->source : "-");
+		return true;
+	case REVOKE_REVOKED:
+	case REVOKE_FAILED:
+		break;
+	}
+	log_info("audit: conn %u-%" PRIu64 " %s: refused: subject \"%s\" serial %s: %s "
+	    "(method %s, source %s, %s, %" PRId64 " ms)", c->ctx->worker_id, c->id, c->peer,
+	    d->subject, d->serial, d->reason, d->method, d->source[0] ? d->source : "-",
+	    d->cached ? "cached" : "fetched", d->elapsed_ms);
+	return false;
+}
+
+static void
+proxy_revocation_apply(struct proxy_conn *c)
+{
+	if (!proxy_revocation_verdict(c, &c->rev)) {
+		proxy_admission_done(c, false, c->rev.reason);
+		return;
+	}
+	proxy_admission_done(c, true, NULL);
+}
+
+/* The revocation thread's answer, on this worker's thread. */
+static void
+proxy_revocation_done(void *arg, const struct revoke_decision *d)
+{
+	struct proxy_conn *c = arg;
+
+	c->check = NULL;
+	c->rev = *d;
+	c->rev_done = true;
+	proxy_revocation_apply(c);
+}
+
+/* Asks for a decision; reading stays off until it comes (at once, from the caches, or later). */
+static void
+proxy_revocation_start(struct proxy_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->client);
+
+	c->state = PROXY_ADMISSION;
+	bufferevent_disable(c->client, EV_READ);
+	proxy_timer_clear(c);
+	if (revoke_check_start(c->rt->revoker, ssl, c->ctx->post, c->ctx->post_ctx,
+	    proxy_revocation_done, c, &c->rev, &c->check) == 0)
+		return;
+	c->rev_done = true;
+	proxy_revocation_apply(c);
+}
+
 static void
 proxy_admission_start(struct proxy_conn *c)
 {
@@ -446,6 +518,10 @@ proxy_admission_start(struct proxy_conn *c)
 	    SSL_get_version(ssl), c->verify, c->cert.subject != NULL ? c->cert.subject : "-");
 	if (proxy_cfg(c)->http.mtls.enabled && proxy_cfg(c)->http.mtls.required && peer == NULL) {
 		proxy_admission_done(c, false, "client-certificate-required");
+		return;
+	}
+	if (peer != NULL && revoker_enabled(c->rt->revoker)) {
+		proxy_revocation_start(c);
 		return;
 	}
 	proxy_admission_done(c, true, NULL);
@@ -547,7 +623,7 @@ proxy_build_head(struct proxy_conn *c, const struct http1_head *h)
 		.serial = c->cert.serial[0] != '\0' ? c->cert.serial : NULL,
 		.fingerprint = c->cert.fingerprint[0] != '\0' ? c->cert.fingerprint : NULL,
 		.certificate = c->cert.pem_urlencoded,
-		.revocation = NULL,
+		.revocation = c->rev_done ? c->rev.header : NULL,
 	};
 
 	return forward_request_head(h, &c->rt->header_names, &id, c->head);
@@ -588,6 +664,13 @@ proxy_read_request(struct proxy_conn *c)
 
 	if (len == 0)
 		return 0;
+	if (c->requests > 0 && c->rev_done &&
+	    revoke_needs_recheck(c->rt->revoker, &c->rev, revoke_now_ms())) {
+		/* The status may have changed since the last request: decide again first. */
+		c->rev_done = false;
+		proxy_revocation_start(c);
+		return 0;
+	}
 	if (c->timer_kind == PROXY_TIMER_KEEPALIVE)	/* the first byte of the next request */
 		proxy_timer_set(c, PROXY_TIMER_HEADER, proxy_cfg(c)->http.header_timeout_ms);
 	if ((p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {

@@ -33,6 +33,9 @@ struct proxy_ctx {
 	bool				 draining;	/* finish what runs, start nothing new */
 	unsigned			 worker_id;
 	uint64_t			 next_id;
+	/* Runs a function on this worker's thread; used by the revocation thread. */
+	void				(*post)(void *post_ctx, void (*fn)(void *), void *arg);
+	void				*post_ctx;
 	/* Called when the last connection closes while draining. */
 	void				(*on_drained)(void *arg);
 	void				*arg;

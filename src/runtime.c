@@ -68,13 +68,6 @@ runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation, cha
 	rt->cfg = cfg;
 	rt->header_names = (struct forward_names){ h->verify, h->subject, h->issuer,
 	    h->serial, h->fingerprint, h->certificate, h->revocation };
-	if (cfg->http.mtls.verification.enabled) {
-		/* Never pretend to check: a configuration that asks for revocation is refused. */
-		snprintf(err, errlen, "http.mtls.certificateVerification: revocation checking is "
-		    "not available in this build of revgate yet; set certificateVerification: false "
-		    "to run without it");
-		goto fail;
-	}
 	if (runtime_resolve_backends(rt, err, errlen) == -1)
 		goto fail;
 	if ((rt->ssl_ctx = tlsctx_new(cfg, keys, err, errlen)) == NULL)

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "forward.h"
 
+struct revoker;
 struct tlsctx_keys;
 
 struct runtime_backend {
@@ -36,6 +37,7 @@ struct runtime {
 	struct runtime_backend	*backends;	/* owned, cfg->proxy.backends.n of them */
 	size_t			 nbackends;
 	struct forward_names	 header_names;	/* borrowed from cfg */
+	struct revoker		*revoker;	/* borrowed from the server; NULL: none */
 };
 
 /*

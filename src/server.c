@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -18,6 +19,7 @@
 #include "admin.h"
 #include "listen.h"
 #include "log.h"
+#include "revoke.h"
 #include "runtime.h"
 #include "tlsctx.h"
 #include "worker.h"
@@ -34,6 +36,8 @@ struct server {
 	struct tlsctx_keys		*keys;		/* owned */
 	struct runtime			*rt;		/* owned reference; the running snapshot */
 	struct admin			*admin;		/* owned */
+	struct revoker			*revoker;	/* owned; outlives every runtime */
+	struct event			*ready_poll;	/* owned; until the revoker is ready */
 	struct worker			**workers;	/* owned */
 	unsigned			 nworkers;
 	atomic_uint			 exited;	/* workers whose loop has ended */
@@ -44,6 +48,7 @@ struct server {
 	bool				 trust_known;
 	bool				 draining;
 	bool				 failed;	/* stopped for a reason other than a signal */
+	bool				 curl_ready;	/* curl_global_init ran */
 	uint64_t			 generation;
 	int				 exit_status;
 };
@@ -120,6 +125,24 @@ server_warn_restart_keys(const struct conf *old, const struct conf *fresh)
 	    (old->admin.listen.n > 0 && fresh->admin.listen.n > 0 &&
 	    strcmp(old->admin.listen.v[0].text, fresh->admin.listen.v[0].text) != 0))
 		log_warn("admin.listen changed; restart revgate to move the admin listener");
+}
+
+/* Unsafe revocation settings are said out loud at start. */
+static void
+server_warn_revocation(const struct conf *cfg)
+{
+	const struct conf_verification *v = &cfg->http.mtls.verification;
+
+	if (v->failure_mode == CONF_FAIL_OPEN)
+		log_warn("revocation: failureMode is fail-open: a client whose revocation status "
+		    "cannot be determined is admitted (marked \"unchecked\" to the backend)");
+	if (!cfg->http.mtls.required)
+		log_warn("revocation: http.mtls.required is false: clients without a certificate "
+		    "are admitted without any revocation check");
+	log_info("revocation: checking %s certificates, CRL %s, OCSP %s, %s",
+	    v->scope == CONF_SCOPE_CHAIN ? "every chain's" : "client (leaf)",
+	    v->crl.enabled ? "first" : "off", v->ocsp.enabled ? "as fallback" : "off",
+	    conf_failure_mode_name((enum conf_failure_mode)v->failure_mode));
 }
 
 /* Remembers the trust anchors' file state, to notice a reload that changes them. */
@@ -208,6 +231,14 @@ server_reload(struct server *srv)
 		server_apply_logging(server_cfg(srv));
 		return;
 	}
+	if (revoker_configure(srv->revoker, rt->cfg, rt->ssl_ctx, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		log_error("configuration reload failed; keeping the running configuration");
+		runtime_unref(rt);
+		server_apply_logging(server_cfg(srv));
+		return;
+	}
+	rt->revoker = srv->revoker;
 	srv->generation++;
 	if (server_trust_changed(srv, rt->cfg))
 		server_forget_tickets(srv);
@@ -297,6 +328,23 @@ server_on_rotate(evutil_socket_t fd, short what, void *arg)
 		log_debug("session ticket keys rotated");
 }
 
+/* /readyz turns ready once the CRLs known at start are loaded. */
+static void
+server_on_ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval soon = { 0, 100 * 1000 };
+
+	if (srv->draining)
+		return;
+	if (!revoker_ready(srv->revoker)) {
+		evtimer_add(srv->ready_poll, &soon);
+		return;
+	}
+	admin_set_state(srv->admin, ADMIN_READY);
+	log_info("ready");
+}
+
 /* Says so when access-log lines had to be dropped since the last note. */
 static void
 server_on_report(evutil_socket_t fd, short what, void *arg)
@@ -354,8 +402,10 @@ server_setup_events(struct server *srv)
 	srv->worker_exit = event_new(srv->base, -1, 0, server_on_worker_exit_main, srv);
 	srv->drain_timer = evtimer_new(srv->base, server_on_drain_timeout, srv);
 	srv->report = event_new(srv->base, -1, EV_PERSIST, server_on_report, srv);
+	srv->ready_poll = evtimer_new(srv->base, server_on_ready_poll, srv);
 	if (srv->rotate == NULL || srv->worker_exit == NULL || srv->drain_timer == NULL ||
-	    srv->report == NULL || event_add(srv->report, &minute) == -1) {
+	    srv->report == NULL || srv->ready_poll == NULL ||
+	    event_add(srv->report, &minute) == -1) {
 		log_error("libevent: cannot create the server's events");
 		return -1;
 	}
@@ -457,9 +507,18 @@ out:
 static void
 server_teardown(struct server *srv)
 {
+	/*
+	 * Workers stop first (their connections cancel their checks), then the revocation thread
+	 * (it posts nothing afterwards), then the workers are freed (running what was posted).
+	 */
 	server_stop_workers(srv);
 	for (unsigned i = 0; i < srv->nworkers; i++)
-		worker_join_free(srv->workers[i]);
+		worker_join(srv->workers[i]);
+	revoker_stop(srv->revoker);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_free(srv->workers[i]);
+	revoker_free(srv->revoker);
+	srv->revoker = NULL;
 	free(srv->workers);
 	srv->workers = NULL;
 	srv->nworkers = 0;
@@ -478,6 +537,9 @@ server_teardown(struct server *srv)
 		event_free(srv->drain_timer);
 	if (srv->report != NULL)
 		event_free(srv->report);
+	if (srv->ready_poll != NULL)
+		event_free(srv->ready_poll);
+	srv->ready_poll = NULL;
 	srv->rotate = srv->worker_exit = srv->drain_timer = srv->report = NULL;
 	if (srv->base != NULL)
 		event_base_free(srv->base);
@@ -488,6 +550,8 @@ server_teardown(struct server *srv)
 	srv->keys = NULL;
 	if (srv->accesslog_on)
 		accesslog_stop();
+	if (srv->curl_ready)
+		curl_global_cleanup();
 	log_close();
 }
 
@@ -498,6 +562,18 @@ server_run(const struct server_options *opts, struct conf *cfg)
 	char err[SERVER_ERR_MAX];
 
 	atomic_init(&srv.exited, 0);
+	/* Before any thread or event base exists. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl: cannot initialise");
+		conf_free(cfg);
+		goto out;
+	}
+	srv.curl_ready = true;
+	if (evthread_use_pthreads() == -1) {
+		log_error("libevent: cannot enable thread support");
+		conf_free(cfg);
+		goto out;
+	}
 	if (server_apply_logging(cfg) == -1) {
 		conf_free(cfg);
 		goto out;
@@ -512,18 +588,27 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		goto out;
 	}
 	server_note_trust(&srv, cfg);
-	if (evthread_use_pthreads() == -1) {
-		log_error("libevent: cannot enable thread support");
+	if ((srv.revoker = revoker_new(cfg, srv.rt->ssl_ctx, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
 		goto out;
 	}
+	srv.rt->revoker = srv.revoker;
+	if (revoker_enabled(srv.revoker))
+		server_warn_revocation(cfg);
 	if ((srv.base = event_base_new()) == NULL) {
 		log_error("libevent: cannot create the event loop");
 		goto out;
 	}
 	if (server_setup_events(&srv) == -1 || server_apply_accesslog(&srv, cfg) == -1 ||
-	    server_start_admin(&srv) == -1 || server_start_workers(&srv) == -1)
+	    server_start_admin(&srv) == -1)
 		goto out;
-	admin_set_state(srv.admin, ADMIN_READY);
+	if (revoker_start(srv.revoker) == -1) {
+		log_error("cannot start the revocation thread: %s", strerror(errno));
+		goto out;
+	}
+	if (server_start_workers(&srv) == -1)
+		goto out;
+	server_on_ready_poll(-1, 0, &srv);
 	log_info("revgate %s started (configuration: %s, pid %ld)", PACKAGE_VERSION,
 	    opts->config_path != NULL ? opts->config_path : "defaults only", (long)getpid());
 	if (event_base_dispatch(srv.base) == -1) {

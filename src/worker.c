@@ -18,6 +18,12 @@
 
 #define WORKER_MAX_LISTENERS 64
 
+struct worker_task {
+	void			(*fn)(void *);
+	void			*arg;
+	struct worker_task	*next;
+};
+
 struct worker {
 	unsigned		 id;
 	pthread_t		 thread;
@@ -34,6 +40,8 @@ struct worker {
 	void			*arg;
 
 	pthread_mutex_t		 lock;		/* guards the mail below */
+	struct worker_task	*tasks;		/* owned; posted by other threads, FIFO */
+	struct worker_task	*tasks_tail;
 	struct runtime		*mail_rt;	/* owned reference, not yet taken in */
 	bool			 mail_drain;
 	bool			 mail_stop;
@@ -101,14 +109,30 @@ worker_on_drained(void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/* Runs the posted tasks, in order. */
+static void
+worker_run_tasks(struct worker_task *t)
+{
+	while (t != NULL) {
+		struct worker_task *next = t->next;
+
+		t->fn(t->arg);
+		free(t);
+		t = next;
+	}
+}
+
 static void
 worker_on_mail(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct worker_task *tasks;
 	struct runtime *rt;
 	bool drain, stop;
 
 	pthread_mutex_lock(&w->lock);
+	tasks = w->tasks;
+	w->tasks = w->tasks_tail = NULL;
 	rt = w->mail_rt;
 	w->mail_rt = NULL;
 	drain = w->mail_drain;
@@ -117,6 +141,7 @@ worker_on_mail(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&w->lock);
 	if (rt != NULL)
 		worker_adopt_runtime(w, rt);
+	worker_run_tasks(tasks);
 	if (stop) {
 		worker_close_listeners(w);
 		proxy_close_all(&w->proxy);
@@ -151,6 +176,8 @@ worker_new(unsigned id, struct runtime *rt, const int *fds, size_t nfds,
 		goto fail;
 	proxy_ctx_init(&w->proxy, w->base, id);
 	w->proxy.pool = w->pool;
+	w->proxy.post = worker_post;
+	w->proxy.post_ctx = w;
 	worker_adopt_runtime(w, runtime_ref(rt));
 	for (; i < nfds; i++) {
 		w->listeners[i] = evconnlistener_new(w->base, worker_on_accept, w,
@@ -165,7 +192,7 @@ fail:
 	for (size_t j = i; j < nfds; j++)
 		close(fds[j]);
 	if (w != NULL)
-		worker_join_free(w);
+		worker_free(w);
 	return NULL;
 }
 
@@ -199,7 +226,7 @@ worker_start(struct worker *w)
 }
 
 static void
-worker_post(struct worker *w, struct runtime *rt, bool drain, bool stop)
+worker_send_mail(struct worker *w, struct runtime *rt, bool drain, bool stop)
 {
 	pthread_mutex_lock(&w->lock);
 	if (rt != NULL) {
@@ -215,28 +242,61 @@ worker_post(struct worker *w, struct runtime *rt, bool drain, bool stop)
 void
 worker_set_runtime(struct worker *w, struct runtime *rt)
 {
-	worker_post(w, rt, false, false);
+	worker_send_mail(w, rt, false, false);
 }
 
 void
 worker_drain(struct worker *w)
 {
-	worker_post(w, NULL, true, false);
+	worker_send_mail(w, NULL, true, false);
 }
 
 void
 worker_stop(struct worker *w)
 {
-	worker_post(w, NULL, false, true);
+	worker_send_mail(w, NULL, false, true);
 }
 
 void
-worker_join_free(struct worker *w)
+worker_post(void *arg, void (*fn)(void *), void *fnarg)
+{
+	struct worker *w = arg;
+	struct worker_task *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		/* Running it here would be on the wrong thread: it is lost (and what it holds). */
+		log_error("worker %u: out of memory posting a task", w->id);
+		return;
+	}
+	t->fn = fn;
+	t->arg = fnarg;
+	pthread_mutex_lock(&w->lock);
+	if (w->tasks_tail != NULL)
+		w->tasks_tail->next = t;
+	else
+		w->tasks = t;
+	w->tasks_tail = t;
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->mailbox, EV_READ, 0);
+}
+
+void
+worker_join(struct worker *w)
+{
+	if (w == NULL || !w->started)
+		return;
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void
+worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->started)
-		pthread_join(w->thread, NULL);
+	worker_join(w);
+	worker_run_tasks(w->tasks);
+	w->tasks = w->tasks_tail = NULL;
 	worker_close_listeners(w);
 	proxy_close_all(&w->proxy);
 	upstream_pool_free(w->pool);

@@ -32,7 +32,16 @@ void worker_drain(struct worker *w);
 /* Closes every connection now; the loop ends. Any thread. */
 void worker_stop(struct worker *w);
 
-/* Waits for the thread to end (after drain or stop), then frees the worker. */
-void worker_join_free(struct worker *w);
+/*
+ * Runs FN(ARG) on the worker's thread, soon. Any thread. If the worker has stopped by then,
+ * FN runs when the worker is freed, on the freeing thread.
+ */
+void worker_post(void *w, void (*fn)(void *arg), void *arg);
+
+/* Waits for the thread to end (after drain or stop). */
+void worker_join(struct worker *w);
+
+/* Frees the worker (after worker_join), running what was posted and never ran. */
+void worker_free(struct worker *w);
 
 #endif
