@@ -485,7 +485,12 @@ proxy_revocation_start(struct proxy_conn *c)
 	SSL *ssl = bufferevent_openssl_get_ssl(c->client);
 
 	c->state = PROXY_ADMISSION;
-	bufferevent_disable(c->client, EV_READ);
+	/*
+	 * Reading stays on while the decision is pending, only to notice a client that goes
+	 * away (its check is then cancelled); what it sends waits in the input buffer, bounded
+	 * by the read watermark, until the decision admits it.
+	 */
+	bufferevent_enable(c->client, EV_READ);
 	proxy_timer_clear(c);
 	if (revoke_check_start(c->rt->revoker, ssl, c->ctx->post, c->ctx->post_ctx,
 	    proxy_revocation_done, c, &c->rev, &c->check) == 0)
@@ -1036,8 +1041,9 @@ proxy_client_read(struct bufferevent *bev, void *arg)
 	case PROXY_TUNNEL:
 		proxy_pump_tunnel(c);
 		break;
-	case PROXY_HANDSHAKE:
 	case PROXY_ADMISSION:
+		break;		/* held until the revocation decision; see proxy_revocation_start */
+	case PROXY_HANDSHAKE:
 	case PROXY_CONNECTING:
 	case PROXY_CLOSING:
 		bufferevent_disable(bev, EV_READ);

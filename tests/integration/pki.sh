@@ -11,8 +11,14 @@
 #   pki_client_impostor NAME      the same, from a CA that has the trusted root's exact name
 #   pki_encrypt_key NAME PASS     DIR/NAME.enc.key: NAME's key as encrypted PKCS#8 (AES-256)
 #   pki_p12 NAME PASS             DIR/NAME.p12: certificate, key and intermediates of NAME
-#   pki_revoke NAME [REASON]      revokes NAME in its issuer's index.txt
+#   pki_revoke NAME [REASON]      revokes NAME (a certificate or an intermediate CA) in its
+#                                 issuer's index.txt
+#   pki_forget NAME               removes NAME's line from its issuer's index.txt (an OCSP
+#                                 responder on that index then answers "unknown" for it)
 #   pki_crl [ISSUER]              DIR/ISSUER.crl.pem and DIR/ISSUER.crl.der from that index
+#   pki_crl_dated ISSUER OUT LAST NEXT   DIR/OUT.pem and DIR/OUT.der: a CRL of that index whose
+#                                 lastUpdate / nextUpdate are LAST / NEXT seconds from now
+#                                 (negative: in the past)
 #   pki_ocsp_signer [ISSUER]      DIR/ISSUER-ocsp.pem/.key: a delegated OCSP signing certificate
 #   pki_fingerprint FILE          SHA-256 of the first certificate in FILE, lower-case hex
 #   pki_serial FILE               its serial number, upper-case hex
@@ -272,10 +278,23 @@ pki_p12() {
 }
 
 pki_revoke() {
-	local issuer
+	local issuer cert="$PKI_DIR/$1.leaf.pem"
 	issuer=$(cat "$PKI_DIR/$1.issuer") || return 1
+	# An intermediate CA keeps its certificate in its own directory.
+	[ -f "$cert" ] || cert="$PKI_DIR/$1/ca.pem"
 	pki_run openssl ca -batch -config "$PKI_DIR/$issuer/ca.cnf" \
-	    -revoke "$PKI_DIR/$1.leaf.pem" -crl_reason "${2:-keyCompromise}"
+	    -revoke "$cert" -crl_reason "${2:-keyCompromise}"
+}
+
+pki_forget() {
+	local issuer serial cert="$PKI_DIR/$1.leaf.pem"
+	issuer=$(cat "$PKI_DIR/$1.issuer") || return 1
+	[ -f "$cert" ] || cert="$PKI_DIR/$1/ca.pem"
+	serial=$(pki_serial "$cert") || return 1
+	# index.txt: status, expiry, [revocation,] serial, file, subject - tab separated.
+	awk -F '\t' -v s="$serial" '$4 != s' "$PKI_DIR/$issuer/index.txt" \
+	    >"$PKI_DIR/$issuer/index.txt.new" &&
+	    mv "$PKI_DIR/$issuer/index.txt.new" "$PKI_DIR/$issuer/index.txt"
 }
 
 pki_crl() {
@@ -283,6 +302,14 @@ pki_crl() {
 	pki_run openssl ca -batch -config "$PKI_DIR/$ca/ca.cnf" -gencrl \
 	    -out "$PKI_DIR/$ca.crl.pem" || return 1
 	pki_run openssl crl -in "$PKI_DIR/$ca.crl.pem" -outform DER -out "$PKI_DIR/$ca.crl.der"
+}
+
+pki_crl_dated() {
+	local ca="$1" out="$PKI_DIR/$2"
+	pki_run openssl ca -batch -config "$PKI_DIR/$ca/ca.cnf" -gencrl \
+	    -crl_lastupdate "$(pki_date "$3")" -crl_nextupdate "$(pki_date "$4")" \
+	    -out "$out.pem" || return 1
+	pki_run openssl crl -in "$out.pem" -outform DER -out "$out.der"
 }
 
 pki_ocsp_signer() {
