@@ -14,6 +14,8 @@ struct admin {
 	struct evhttp	*http;		/* owned */
 	enum admin_state state;
 	uint16_t	 port;
+	void		(*metrics)(struct evbuffer *, void *);
+	void		*metrics_arg;
 };
 
 static const char *
@@ -48,6 +50,23 @@ admin_reply(struct evhttp_request *req, int code, const char *reason, const char
 }
 
 static void
+admin_metrics(struct admin *a, struct evhttp_request *req)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	if (out == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	a->metrics(out, a->metrics_arg);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
 admin_handle(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
@@ -62,6 +81,10 @@ admin_handle(struct evhttp_request *req, void *arg)
 		admin_reply(req, 200, "OK", "ok");
 		return;
 	}
+	if (path != NULL && strcmp(path, "/metrics") == 0 && a->metrics != NULL) {
+		admin_metrics(a, req);
+		return;
+	}
 	if (path != NULL && strcmp(path, "/readyz") == 0) {
 		if (a->state == ADMIN_READY)
 			admin_reply(req, 200, "OK", "ready");
@@ -69,7 +92,7 @@ admin_handle(struct evhttp_request *req, void *arg)
 			admin_reply(req, 503, "Service Unavailable", admin_state_name(a->state));
 		return;
 	}
-	admin_reply(req, 404, "Not Found", "not found; try /healthz or /readyz");
+	admin_reply(req, 404, "Not Found", "not found; try /healthz, /readyz or /metrics");
 }
 
 struct admin *
@@ -112,6 +135,15 @@ admin_set_state(struct admin *a, enum admin_state state)
 {
 	if (a != NULL)
 		a->state = state;
+}
+
+void
+admin_set_metrics(struct admin *a, void (*write)(struct evbuffer *, void *), void *arg)
+{
+	if (a == NULL)
+		return;
+	a->metrics = write;
+	a->metrics_arg = arg;
 }
 
 uint16_t

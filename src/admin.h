@@ -1,6 +1,7 @@
 /*
  * admin: the plain-HTTP admin listener (admin.listen, loopback by default) on the main
- * thread's loop: GET /healthz answers 200 while the process runs, GET /readyz answers 200 only
+ * thread's loop: GET /healthz answers 200 while the process runs, GET /metrics gives counters,
+ * GET /readyz answers 200 only
  * while revgate is ready to take traffic (every listener up) and 503 before and while
  * draining, so load balancers and orchestrators can follow it.
  */
@@ -28,6 +29,14 @@ struct admin *admin_new(struct event_base *base, const char *host, uint16_t port
     size_t errlen);
 
 void admin_set_state(struct admin *a, enum admin_state state);
+
+/*
+ * GET /metrics answers with what WRITE(OUT, ARG) appends (Prometheus text format). Runs on
+ * the admin loop's thread.
+ */
+struct evbuffer;
+void admin_set_metrics(struct admin *a, void (*write)(struct evbuffer *out, void *arg),
+    void *arg);
 
 /* The bound port. */
 uint16_t admin_port(const struct admin *a);

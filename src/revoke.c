@@ -183,6 +183,10 @@ struct revoker {
 	struct revoke_msg	*inbox_tail;
 	atomic_uint_fast64_t	 generation;	/* bumped whenever a CRL is replaced */
 	atomic_bool		 ready;
+	atomic_uint_fast64_t	 n_verdicts[4];
+	atomic_uint_fast64_t	 n_cached;
+	atomic_uint_fast64_t	 n_crl_fetches, n_crl_failures;
+	atomic_uint_fast64_t	 n_ocsp_fetches, n_ocsp_failures;
 	bool			 stopping;	/* after the thread ended: drop, do not process */
 
 	/* The revocation thread's own. */
@@ -827,6 +831,9 @@ revoke_combine(struct revoke_check *chk)
 		revoke_describe(d, decider);
 	}
 	d->cached = !fetched;
+	atomic_fetch_add(&chk->rv->n_verdicts[d->verdict], 1);
+	if (d->cached)
+		atomic_fetch_add(&chk->rv->n_cached, 1);
 	d->generation = atomic_load(&chk->rv->generation);
 	d->elapsed_ms = revoke_now_ms() - chk->started;
 	switch (d->verdict) {
@@ -1273,6 +1280,7 @@ revoke_crl_result(struct revoker *rv, struct revoke_flight *f, const struct fetc
 		    s->ocsp_error_ttl_ms : 1000;
 
 		log_warn("revocation: CRL from %s not used: %s (%s)", f->url, reason, msg);
+		atomic_fetch_add(&rv->n_crl_failures, 1);
 		if (rc == NULL)
 			revoke_source_note(rv, s, f->url, f->issuer, f->key.bytes, NULL, false);
 		if (fail != NULL) {
@@ -1338,6 +1346,7 @@ revoke_ocsp_result(struct revoker *rv, struct revoke_flight *f, const struct fet
 	}
 	if (o->error) {
 		log_warn("revocation: OCSP from %s gave no verdict: %s (%s)", f->url, o->reason, msg);
+		atomic_fetch_add(&rv->n_ocsp_failures, 1);
 		fresh = keep = now + s->ocsp_error_ttl_ms;
 	} else {
 		/* Fresh for ocsp.cacheTtl (or to nextUpdate), kept as a stand-in to nextUpdate. */
@@ -1380,6 +1389,8 @@ revoke_flight_done(const struct fetch_result *r, void *arg)
 
 	revoke_flight_unlink(rv, f);
 	f->fetch = NULL;
+	atomic_fetch_add(f->kind == REVOKE_FLIGHT_CRL ? &rv->n_crl_fetches : &rv->n_ocsp_fetches,
+	    1);
 	if (f->kind == REVOKE_FLIGHT_CRL)
 		revoke_crl_result(rv, f, r, s);
 	else
@@ -2053,4 +2064,24 @@ revoker_free(struct revoker *rv)
 	revoke_settings_unref(rv->set);
 	pthread_mutex_destroy(&rv->lock);
 	free(rv);
+}
+
+void
+revoker_stats(struct revoker *rv, struct revoke_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (rv == NULL)
+		return;
+	for (int i = 0; i < 4; i++)
+		out->verdicts[i] = atomic_load(&rv->n_verdicts[i]);
+	out->from_cache = atomic_load(&rv->n_cached);
+	out->crl_fetches = atomic_load(&rv->n_crl_fetches);
+	out->crl_failures = atomic_load(&rv->n_crl_failures);
+	out->ocsp_fetches = atomic_load(&rv->n_ocsp_fetches);
+	out->ocsp_failures = atomic_load(&rv->n_ocsp_failures);
+	pthread_mutex_lock(&rv->lock);
+	out->crls_cached = ttlcache_count(rv->crls) + rv->nstatics;
+	out->ocsp_cached = ttlcache_count(rv->ocsp);
+	out->cache_bytes = ttlcache_bytes(rv->crls) + ttlcache_bytes(rv->ocsp);
+	pthread_mutex_unlock(&rv->lock);
 }

@@ -112,4 +112,17 @@ int64_t revoke_now_ms(void);
 
 const char *revoke_verdict_name(enum revoke_verdict v);
 
+/* Counters since start, for /metrics. */
+struct revoke_stats {
+	uint64_t	verdicts[4];		/* by enum revoke_verdict */
+	uint64_t	from_cache;		/* decisions made without waiting for the network */
+	uint64_t	crl_fetches, crl_failures;
+	uint64_t	ocsp_fetches, ocsp_failures;
+	size_t		crls_cached, ocsp_cached;
+	size_t		cache_bytes;
+};
+
+/* Reads the counters. Any thread. */
+void revoker_stats(struct revoker *rv, struct revoke_stats *out);
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -445,6 +446,54 @@ server_open_listeners(struct server *srv, int *fds, unsigned nworkers)
 	return 0;
 }
 
+/* /metrics: what an operator graphs and alerts on. */
+static void
+server_write_metrics(struct evbuffer *out, void *arg)
+{
+	struct server *srv = arg;
+	struct revoke_stats st;
+
+	revoker_stats(srv->revoker, &st);
+	evbuffer_add_printf(out,
+	    "# HELP revgate_info revgate's version.\n# TYPE revgate_info gauge\n"
+	    "revgate_info{version=\"%s\"} 1\n"
+	    "# HELP revgate_config_generation Configuration generation (1 + reloads).\n"
+	    "# TYPE revgate_config_generation gauge\nrevgate_config_generation %" PRIu64 "\n"
+	    "# HELP revgate_access_log_dropped_total Access log lines dropped.\n"
+	    "# TYPE revgate_access_log_dropped_total counter\n"
+	    "revgate_access_log_dropped_total %" PRIu64 "\n",
+	    PACKAGE_VERSION, srv->generation, srv->accesslog_on ? accesslog_dropped() : 0);
+	evbuffer_add_printf(out,
+	    "# HELP revgate_revocation_decisions_total Revocation decisions by verdict.\n"
+	    "# TYPE revgate_revocation_decisions_total counter\n");
+	for (int v = REVOKE_GOOD; v <= REVOKE_FAILED; v++)
+		evbuffer_add_printf(out, "revgate_revocation_decisions_total{verdict=\"%s\"} %"
+		    PRIu64 "\n", revoke_verdict_name((enum revoke_verdict)v), st.verdicts[v]);
+	evbuffer_add_printf(out,
+	    "# HELP revgate_revocation_fail_open_total Clients admitted without a verdict "
+	    "(fail-open).\n# TYPE revgate_revocation_fail_open_total counter\n"
+	    "revgate_revocation_fail_open_total %" PRIu64 "\n"
+	    "# HELP revgate_revocation_cached_total Decisions made from memory.\n"
+	    "# TYPE revgate_revocation_cached_total counter\n"
+	    "revgate_revocation_cached_total %" PRIu64 "\n"
+	    "# HELP revgate_revocation_fetches_total CRL and OCSP fetches.\n"
+	    "# TYPE revgate_revocation_fetches_total counter\n"
+	    "revgate_revocation_fetches_total{method=\"crl\"} %" PRIu64 "\n"
+	    "revgate_revocation_fetches_total{method=\"ocsp\"} %" PRIu64 "\n"
+	    "# HELP revgate_revocation_fetch_failures_total Fetches that gave no usable answer.\n"
+	    "# TYPE revgate_revocation_fetch_failures_total counter\n"
+	    "revgate_revocation_fetch_failures_total{method=\"crl\"} %" PRIu64 "\n"
+	    "revgate_revocation_fetch_failures_total{method=\"ocsp\"} %" PRIu64 "\n"
+	    "# HELP revgate_revocation_cache_entries Cached CRLs and OCSP answers.\n"
+	    "# TYPE revgate_revocation_cache_entries gauge\n"
+	    "revgate_revocation_cache_entries{kind=\"crl\"} %zu\n"
+	    "revgate_revocation_cache_entries{kind=\"ocsp\"} %zu\n"
+	    "# HELP revgate_revocation_cache_bytes Memory held by the revocation caches.\n"
+	    "# TYPE revgate_revocation_cache_bytes gauge\nrevgate_revocation_cache_bytes %zu\n",
+	    st.verdicts[REVOKE_UNCHECKED], st.from_cache, st.crl_fetches, st.ocsp_fetches,
+	    st.crl_failures, st.ocsp_failures, st.crls_cached, st.ocsp_cached, st.cache_bytes);
+}
+
 static int
 server_start_admin(struct server *srv)
 {
@@ -459,6 +508,7 @@ server_start_admin(struct server *srv)
 		log_error("%s", err);
 		return -1;
 	}
+	admin_set_metrics(srv->admin, server_write_metrics, srv);
 	listen_format(a->host, admin_port(srv->admin), where, sizeof(where));
 	log_info("admin listener bound to %s", where);
 	return 0;

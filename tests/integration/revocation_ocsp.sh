@@ -87,5 +87,12 @@ fi
 rv_wait_log "fail-open: the admission is logged with \"fail-open\" and the client" \
     "fail-open" "CN=odown"
 rv_expect_refused "fail-open still refuses a revoked client" orevoked revoked
+metrics=$(curl -sS --max-time 5 "http://127.0.0.1:$admin_port/metrics")
+assert_match "fail-open: /metrics counts the admission without a verdict" \
+    "$(echo "$metrics" | grep '^revgate_revocation_fail_open_total ')" \
+    '^revgate_revocation_fail_open_total [1-9][0-9]*$'
+assert_match "fail-open: /metrics counts the refusal" \
+    "$(echo "$metrics" | grep '^revgate_revocation_decisions_total{verdict="revoked"}')" \
+    '^revgate_revocation_decisions_total\{verdict="revoked"\} [1-9][0-9]*$'
 px_stop_revgate
 assert_eq "revgate exits 0 on SIGTERM" 0 "$rc"
