@@ -911,7 +911,18 @@ conf_override_apply(struct conf_loader *ld, const struct conf_key *k, const char
 		ytree_node_free(node);
 		return;		/* reported by the descent or by the walk of the root */
 	}
-	if ((old = ytree_map_get(cur, p)) != NULL)
+	old = ytree_map_get(cur, p);
+	if (old != NULL && k->type == CONF_T_TOGGLE && old->kind == YTREE_MAPPING &&
+	    node->kind == YTREE_SCALAR) {
+		/*
+		 * "REVGATE_HTTP_MTLS=false" over a section written as a mapping switches the
+		 * section, keeping what the file set inside it.
+		 */
+		cur = old;
+		p = "enabled";
+		old = ytree_map_get(cur, p);
+	}
+	if (old != NULL)
 		ytree_replace(ld->tree, old, node);
 	else if (ytree_append(cur, p, &m, node) == -1)
 		ytree_node_free(node);

@@ -543,6 +543,21 @@ START_TEST(override_replaces_a_toggle_mapping)
 }
 END_TEST
 
+START_TEST(switching_a_toggle_keeps_the_settings_written_inside_it)
+{
+	const char *sets[] = { "http.mtls.certificateVerification=true", NULL };
+	struct conf_diag diag;
+	struct conf *cfg = load_with("http:\n  mtls:\n    certificateVerification:\n"
+	    "      enabled: false\n      scope: chain\n", NULL, sets, &diag);
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert(cfg->http.mtls.verification.enabled);
+	ck_assert_int_eq(cfg->http.mtls.verification.scope, CONF_SCOPE_CHAIN);
+	conf_free(cfg);
+	conf_diag_clear(&diag);
+}
+END_TEST
+
 START_TEST(override_into_a_scalar_section_is_refused)
 {
 	const char *sets[] = { "http.securePort=1", NULL };
@@ -681,6 +696,7 @@ conf_suite(void)
 	tcase_add_test(overrides, override_errors_name_their_origin);
 	tcase_add_test(overrides, override_into_a_disabled_toggle_warns);
 	tcase_add_test(overrides, override_replaces_a_toggle_mapping);
+	tcase_add_test(overrides, switching_a_toggle_keeps_the_settings_written_inside_it);
 	tcase_add_test(overrides, override_into_a_scalar_section_is_refused);
 	tcase_add_test(print, printed_configuration_loads_back_identically);
 	suite_add_tcase(s, defaults);
