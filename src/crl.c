@@ -49,6 +49,8 @@ struct crl {
 	size_t			 memory;
 	const char		*issuer_name;	/* points into this allocation */
 	const char		*number;	/* points into this allocation */
+	const char		*scope;		/* IDP URIs, '\n'-separated; "" = complete */
+	bool			 only_user;	/* IDP onlyContainsUserCerts */
 	struct crl_entry	 entries[];
 };
 
@@ -60,6 +62,8 @@ struct crl_job {
 	X509_CRL		*x;		/* owned until the index is built */
 	char			*name;		/* owned; the CRL's issuer (at first: ISSUER's) */
 	char			*number;	/* owned; decimal, "" when absent */
+	char			*scope;		/* owned; IDP URIs, NULL when none */
+	bool			 only_user;
 	time_t			 this_update;
 	time_t			 next_update;
 	char			*msg;
@@ -271,6 +275,42 @@ crl_get_ext(struct crl_job *job, int nid, void **out)
 }
 
 /* A complete CRL for every kind of certificate: refuses the scopes we cannot honour. */
+/*
+ * A CRL whose issuingDistributionPoint names a distribution point covers only the
+ * certificates that name it too (a partitioned CRL): remember the URIs to check that.
+ */
+static enum crl_error
+crl_read_scope(struct crl_job *job, const DIST_POINT_NAME *dpn)
+{
+	size_t len = 0;
+
+	if (dpn->type != 0)
+		return crl_fail(job, CRL_E_UNSUPPORTED, false, "names its distribution point "
+		    "relative to its issuer");
+	for (int i = 0; i < sk_GENERAL_NAME_num(dpn->name.fullname); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(dpn->name.fullname, i);
+		const ASN1_IA5STRING *uri;
+		char *grown;
+		int n;
+
+		if (gn->type != GEN_URI)
+			continue;
+		uri = gn->d.uniformResourceIdentifier;
+		n = ASN1_STRING_length(uri);
+		if (n <= 0 || n > 4096 || memchr(ASN1_STRING_get0_data(uri), '\0', (size_t)n) ||
+		    memchr(ASN1_STRING_get0_data(uri), '\n', (size_t)n))
+			return crl_fail(job, CRL_E_DECODE, false, "has a malformed distribution point");
+		if ((grown = realloc(job->scope, len + (size_t)n + 2)) == NULL)
+			return crl_fail(job, CRL_E_NOMEM, false, "out of memory");
+		job->scope = grown;
+		memcpy(job->scope + len, ASN1_STRING_get0_data(uri), (size_t)n);
+		len += (size_t)n;
+		job->scope[len++] = '\n';
+		job->scope[len] = '\0';
+	}
+	return CRL_OK;
+}
+
 static enum crl_error
 crl_check_idp(struct crl_job *job)
 {
@@ -290,6 +330,9 @@ crl_check_idp(struct crl_job *job)
 		e = crl_fail(job, CRL_E_UNSUPPORTED, false, "covers only CA certificates");
 	else if (idp->onlysomereasons != NULL)
 		e = crl_fail(job, CRL_E_UNSUPPORTED, false, "covers only some revocation reasons");
+	else if (idp->distpoint != NULL)
+		e = crl_read_scope(job, idp->distpoint);
+	job->only_user = idp->onlyuser > 0;
 	ISSUING_DIST_POINT_free(idp);
 	return e;
 }
@@ -518,7 +561,8 @@ crl_index(struct crl_job *job, struct crl **out)
 	STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(job->x);
 	size_t n = crl_revoked_count(job->x);
 	size_t namelen = strlen(job->name) + 1, numlen = strlen(job->number) + 1;
-	size_t size = sizeof(struct crl) + namelen + numlen;
+	size_t scopelen = (job->scope != NULL ? strlen(job->scope) : 0) + 1;
+	size_t size = sizeof(struct crl) + namelen + numlen + scopelen;
 	struct crl *crl = NULL;
 	char *strings;
 	enum crl_error e = CRL_OK;
@@ -544,6 +588,9 @@ crl_index(struct crl_job *job, struct crl **out)
 	strings = (char *)&crl->entries[n];
 	memcpy(strings, job->name, namelen);
 	memcpy(strings + namelen, job->number, numlen);
+	memcpy(strings + namelen + numlen, job->scope != NULL ? job->scope : "", scopelen);
+	crl->scope = strings + namelen + numlen;
+	crl->only_user = job->only_user;
 	atomic_init(&crl->refs, 1);
 	crl->this_update = job->this_update;
 	crl->next_update = job->next_update;
@@ -636,6 +683,7 @@ cleanup:
 	X509_CRL_free(job.x);
 	free(job.name);
 	free(job.number);
+	free(job.scope);
 	/* Leave no stale error for the next TLS call on this thread to trip over. */
 	ERR_clear_error();
 	*err = e;
@@ -740,4 +788,45 @@ crl_error_name(enum crl_error err)
 		return "out-of-memory";
 	}
 	return "crl-unknown";
+}
+
+bool
+crl_covers(const struct crl *crl, X509 *cert)
+{
+	STACK_OF(DIST_POINT) *dps;
+	bool found = false;
+
+	if (crl->only_user && X509_check_ca(cert) != 0)
+		return false;
+	if (crl->scope[0] == '\0')
+		return true;
+	/* A partitioned CRL: the certificate must name one of its distribution points. */
+	dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+	for (int i = 0; dps != NULL && !found && i < sk_DIST_POINT_num(dps); i++) {
+		const DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		for (int j = 0; !found && j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
+			const GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
+			const char *p = crl->scope;
+			size_t n;
+
+			if (gn->type != GEN_URI)
+				continue;
+			n = (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+			for (; *p != '\0' && !found; p = strchr(p, '\n') + 1)
+				found = strcspn(p, "\n") == n && memcmp(p,
+				    ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), n) == 0;
+		}
+	}
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	ERR_clear_error();
+	return found;
+}
+
+bool
+crl_is_partitioned(const struct crl *crl)
+{
+	return crl->scope[0] != '\0';
 }

@@ -65,6 +65,16 @@ const char *crl_issuer_name(const struct crl *crl);	/* RFC 4514, for logs */
 /* The CRL number as decimal text, or "" when the CRL has none. */
 const char *crl_number(const struct crl *crl);
 
+/*
+ * True when CRL speaks for CERT: not a user-only CRL asked about a CA certificate, and, for a
+ * partitioned CRL (its issuingDistributionPoint names distribution points), CERT names one of
+ * them. A CRL that does not cover a certificate must not say it is good.
+ */
+bool crl_covers(const struct crl *crl, X509 *cert);
+
+/* True for a partitioned CRL (it covers only the certificates that name its points). */
+bool crl_is_partitioned(const struct crl *crl);
+
 /* The name of an error as logs spell it ("crl-signature", ...). Never NULL. */
 const char *crl_error_name(enum crl_error err);
 

@@ -673,8 +673,10 @@ proxy_read_request(struct proxy_conn *c)
 	    revoke_needs_recheck(c->rt->revoker, &c->rev, revoke_now_ms())) {
 		/* The status may have changed since the last request: decide again first. */
 		c->rev_done = false;
-		proxy_revocation_start(c);
-		return 0;
+		if (revoker_enabled(c->rt->revoker)) {	/* unless a reload turned checking off */
+			proxy_revocation_start(c);
+			return 0;
+		}
 	}
 	if (c->timer_kind == PROXY_TIMER_KEEPALIVE)	/* the first byte of the next request */
 		proxy_timer_set(c, PROXY_TIMER_HEADER, proxy_cfg(c)->http.header_timeout_ms);

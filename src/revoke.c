@@ -60,7 +60,10 @@ struct revoke_settings {
 	SSL_CTX		*ctx;			/* owned reference: the trust store */
 };
 
-/* A CRL that decides for one issuer. */
+/*
+ * A CRL that decides for one issuer. A complete CRL is cached under the issuer id; a
+ * partitioned one under the issuer id followed by its URL, since each covers only part.
+ */
 struct revoke_crl {
 	struct crl	*crl;			/* owned reference */
 	char		 source[REVOKE_URL_MAX];
@@ -353,16 +356,65 @@ revoke_crl_copy(const struct revoke_crl *rc)
 	return copy;
 }
 
-/* The CRL for ISSUER_ID: a static file first, then the cache. Under the lock. */
-static const struct revoke_crl *
-revoke_find_crl(struct revoker *rv, const unsigned char *issuer_id, int64_t now)
+/* The cache key of a CRL from URL for the issuer ID. */
+static size_t
+revoke_crl_key(const unsigned char *id, const struct crl *crl, const char *url,
+    unsigned char *key, size_t size)
 {
+	size_t n = REVOKE_ID_LEN;
+
+	memcpy(key, id, REVOKE_ID_LEN);
+	if (crl == NULL || crl_is_partitioned(crl)) {
+		size_t ulen = strnlen(url, size - REVOKE_ID_LEN);
+
+		memcpy(key + REVOKE_ID_LEN, url, ulen);
+		n += ulen;
+	}
+	return n;
+}
+
+/* Of two CRLs for the same certificate, the one that stays valid longer. */
+static const struct revoke_crl *
+revoke_newer(const struct revoke_crl *a, const struct revoke_crl *b)
+{
+	time_t na, nb;
+
+	if (a == NULL || b == NULL)
+		return a != NULL ? a : b;
+	na = crl_next_update(a->crl);
+	nb = crl_next_update(b->crl);
+	if (na == 0 || nb == 0)
+		return na == 0 ? a : b;
+	return nb > na ? b : a;
+}
+
+/*
+ * The CRL that speaks for IT: a static file, the issuer's complete CRL, or the partition one
+ * of its distribution points names - whichever covers it and stays valid longest. Under the
+ * lock.
+ */
+static const struct revoke_crl *
+revoke_find_crl(struct revoker *rv, const struct revoke_item *it, int64_t now)
+{
+	const struct revoke_crl *best = NULL, *rc;
+	unsigned char key[REVOKE_ID_LEN + REVOKE_URL_MAX];
 	bool fresh;
 
 	for (size_t i = 0; i < rv->nstatics; i++)
-		if (memcmp(rv->statics[i]->issuer_id, issuer_id, REVOKE_ID_LEN) == 0)
-			return rv->statics[i];
-	return ttlcache_get(rv->crls, issuer_id, REVOKE_ID_LEN, now, &fresh);
+		if (memcmp(rv->statics[i]->issuer_id, it->key.bytes, REVOKE_ID_LEN) == 0 &&
+		    crl_covers(rv->statics[i]->crl, it->cert))
+			best = revoke_newer(best, rv->statics[i]);
+	rc = ttlcache_get(rv->crls, it->key.bytes, REVOKE_ID_LEN, now, &fresh);
+	if (rc != NULL && crl_covers(rc->crl, it->cert))
+		best = revoke_newer(best, rc);
+	for (int i = 0; i < it->ncdp; i++) {
+		size_t n = revoke_crl_key(it->key.bytes, NULL, it->cdp[i], key, sizeof(key));
+
+		if ((rc = ttlcache_get(rv->crls, key, n, now, &fresh)) != NULL &&
+		    crl_covers(rc->crl, it->cert))
+			best = revoke_newer(best, rc);
+	}
+	return best;
 }
 
 /*
@@ -377,14 +429,16 @@ revoke_install_crl(struct revoker *rv, struct revoke_crl *rc, const struct revok
 
 	/* Kept while it may still decide: to nextUpdate plus the grace period. */
 	keep = next != 0 ? revoke_mono_at(next) + s->grace_ms : now + s->crl_ttl_ms + s->grace_ms;
+	unsigned char key[REVOKE_ID_LEN + REVOKE_URL_MAX];
+	size_t keylen = revoke_crl_key(rc->issuer_id, rc->crl, rc->source, key, sizeof(key));
 	char name[256];
 	size_t count = crl_count(rc->crl);
 	int ret;
 
 	revoke_copy(name, sizeof(name), crl_issuer_name(rc->crl));
 	pthread_mutex_lock(&rv->lock);
-	ret = ttlcache_put(rv->crls, rc->issuer_id, REVOKE_ID_LEN, rc,
-	    sizeof(*rc) + crl_memory(rc->crl), keep, keep, now);
+	ret = ttlcache_put(rv->crls, key, keylen, rc, sizeof(*rc) + crl_memory(rc->crl), keep,
+	    keep, now);
 	atomic_fetch_add(&rv->generation, 1);
 	pthread_mutex_unlock(&rv->lock);
 	if (ret == -1)
@@ -606,7 +660,7 @@ static enum revoke_step
 revoke_step_crl(struct revoker *rv, const struct revoke_settings *s, struct revoke_item *it,
     time_t wall, int64_t now)
 {
-	const struct revoke_crl *rc = revoke_find_crl(rv, it->key.bytes, now);
+	const struct revoke_crl *rc = revoke_find_crl(rv, it, now);
 	time_t next;
 
 	if (rc != NULL) {
@@ -1270,7 +1324,8 @@ revoke_crl_result(struct revoker *rv, struct revoke_flight *f, const struct fetc
 		    crl_number(crl)[0] != '\0' ? crl_number(crl) : "-",
 		    (long long)crl_next_update(crl), r->elapsed_ms);
 		revoke_persist(rv, s, f->url, r, f->issuer);
-		revoke_source_note(rv, s, f->url, f->issuer, f->key.bytes, crl, true);
+		/* An already expired CRL is no success: its source is retried with back-off. */
+		revoke_source_note(rv, s, f->url, f->issuer, f->key.bytes, crl, reason == NULL);
 		if (revoke_install_crl(rv, rc, s) == -1 && reason == NULL)
 			reason = "crl-too-large";
 	}
