@@ -874,6 +874,83 @@ START_TEST(critical_distribution_point_for_user_certificates_is_accepted)
 }
 END_TEST
 
+/* A leaf of the test CA, optionally naming a CRL distribution point. */
+static X509 *
+leaf_naming(const char *cdp, bool ca)
+{
+	struct testpki_ext exts[] = {
+		{ NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE" },
+		{ cdp != NULL ? NID_crl_distribution_points : NID_undef, cdp },
+		{ NID_undef, NULL },
+	};
+	EVP_PKEY *key = testpki_key_new();
+	X509_NAME *name = testpki_name("CN", "partition", NULL);
+	struct testpki_cert_spec spec = { .subject = name, .key = key, .issuer = pki->ca.cert,
+	    .issuer_key = pki->ca.key, .not_before = -60, .not_after = 3600, .exts = exts };
+	X509 *x = testpki_cert_new(&spec);
+
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+START_TEST(partitioned_crl_covers_only_certificates_naming_its_point)
+{
+	static const struct testpki_ext exts[] = {
+		{ NID_issuing_distribution_point, "critical,fullname:URI:http://127.0.0.1/p1.crl" },
+		{ NID_undef, NULL },
+	};
+	struct testpki_crl_spec spec = spec_of(&pki->ca);
+	X509 *in = leaf_naming("URI:http://127.0.0.1/p1.crl", false);
+	X509 *out = leaf_naming("URI:http://127.0.0.1/p2.crl", false);
+	X509 *none = leaf_naming(NULL, false);
+	X509_CRL *x;
+	struct crl *crl;
+
+	spec.exts = exts;
+	x = testpki_crl_new(&spec);
+	crl = load_ok(x, pki->ca.cert);
+	ck_assert(crl_is_partitioned(crl));
+	ck_assert(crl_covers(crl, in));
+	ck_assert(!crl_covers(crl, out));
+	ck_assert(!crl_covers(crl, none));
+	crl_unref(crl);
+	X509_CRL_free(x);
+	X509_free(in);
+	X509_free(out);
+	X509_free(none);
+}
+END_TEST
+
+START_TEST(user_only_crl_never_speaks_for_a_ca_certificate)
+{
+	static const struct testpki_ext user_only[] = {
+		{ NID_issuing_distribution_point, "critical,onlyuser:TRUE" }, { NID_undef, NULL },
+	};
+	struct testpki_crl_spec spec = spec_of(&pki->ca);
+	X509 *leaf = leaf_naming(NULL, false), *ca = leaf_naming(NULL, true);
+	X509_CRL *x, *complete;
+	struct crl *crl, *all;
+
+	spec.exts = user_only;
+	x = testpki_crl_new(&spec);
+	crl = load_ok(x, pki->ca.cert);
+	ck_assert(!crl_is_partitioned(crl));
+	ck_assert(crl_covers(crl, leaf));
+	ck_assert(!crl_covers(crl, ca));
+	spec.exts = NULL;
+	complete = testpki_crl_new(&spec);
+	all = load_ok(complete, pki->ca.cert);
+	ck_assert(crl_covers(all, leaf) && crl_covers(all, ca));
+	crl_unref(crl);
+	crl_unref(all);
+	X509_CRL_free(x);
+	X509_CRL_free(complete);
+	X509_free(leaf);
+	X509_free(ca);
+}
+END_TEST
+
 START_TEST(unknown_critical_extension_is_unsupported)
 {
 	struct testpki_crl_spec spec = spec_of(&pki->ca);
@@ -1339,6 +1416,8 @@ crl_suite(void)
 	tcase_add_loop_test(extensions, distribution_point_scopes_we_cannot_honour_are_unsupported,
 	    0, 4);
 	tcase_add_test(extensions, critical_distribution_point_for_user_certificates_is_accepted);
+	tcase_add_test(extensions, partitioned_crl_covers_only_certificates_naming_its_point);
+	tcase_add_test(extensions, user_only_crl_never_speaks_for_a_ca_certificate);
 	tcase_add_test(extensions, unknown_critical_extension_is_unsupported);
 	tcase_add_test(extensions, unknown_extensions_that_are_not_critical_are_ignored);
 	tcase_add_test(extensions, entry_with_an_unknown_critical_extension_is_unsupported);
