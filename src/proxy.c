@@ -708,7 +708,6 @@ proxy_read_request(struct proxy_conn *c)
 	body_tv = proxy_tv(proxy_cfg(c)->http.body_timeout_ms);
 	send_tv = proxy_tv(proxy_cfg(c)->http.send_timeout_ms);
 	bufferevent_set_timeouts(c->client, &body_tv, &send_tv);
-	bufferevent_disable(c->client, EV_READ);
 	return proxy_upstream_start(c, PROXY_NO_BACKEND);
 }
 
@@ -721,7 +720,11 @@ proxy_request_sent(struct proxy_conn *c)
 	struct timeval tv = proxy_tv(proxy_cfg(c)->proxy.read_timeout_ms);
 
 	bufferevent_set_timeouts(c->up->bev, &tv, &tv);
-	bufferevent_disable(c->client, EV_READ);	/* a pipelined request waits its turn */
+	/*
+	 * Reading stays on, to notice a client that goes away; a pipelined request waits in the
+	 * input buffer (bounded by its watermark) and is parsed after this response.
+	 */
+	bufferevent_enable(c->client, EV_READ);
 	c->client_paused = false;
 }
 
@@ -1037,16 +1040,14 @@ proxy_client_read(struct bufferevent *bev, void *arg)
 	case PROXY_FORWARDING:
 		if (!c->req.body_done)
 			(void)proxy_pump_request(c);
-		else
-			bufferevent_disable(bev, EV_READ);	/* pipelined: parse after this response */
-		break;
+		break;		/* else a pipelined request: parsed after this response */
 	case PROXY_TUNNEL:
 		proxy_pump_tunnel(c);
 		break;
 	case PROXY_ADMISSION:
-		break;		/* held until the revocation decision; see proxy_revocation_start */
-	case PROXY_HANDSHAKE:
 	case PROXY_CONNECTING:
+		break;		/* held: the decision or the backend comes first */
+	case PROXY_HANDSHAKE:
 	case PROXY_CLOSING:
 		bufferevent_disable(bev, EV_READ);
 		break;

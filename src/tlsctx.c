@@ -246,7 +246,11 @@ tlsctx_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CT
 		}
 	} else if (memcmp(name, keys->current.name, TLSCTX_KEY_NAME_LEN) == 0) {
 		k = &keys->current;
-		ret = 1;
+		/*
+		 * TLS 1.3 clients use a ticket once (RFC 8446 C.4): without "renew" OpenSSL sends
+		 * no new one after a resumption, and the next connection would be a full handshake.
+		 */
+		ret = SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 	} else if (keys->previous.valid &&
 	    memcmp(name, keys->previous.name, TLSCTX_KEY_NAME_LEN) == 0) {
 		k = &keys->previous;

@@ -159,7 +159,7 @@ upstream_get(struct upstream_pool *pool, size_t backend, bool *connected)
 
 	if ((uc = TAILQ_FIRST(&b->idle)) != NULL) {
 		upstream_unlink_idle(uc);
-		bufferevent_disable(uc->bev, EV_READ | EV_WRITE);
+		/* Reading stays on (no epoll change): the new owner's callbacks take over now. */
 		bufferevent_setcb(uc->bev, NULL, NULL, NULL, NULL);
 		bufferevent_set_timeouts(uc->bev, NULL, NULL);
 		uc->reused = true;
