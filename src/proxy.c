@@ -1271,7 +1271,7 @@ proxy_accept(struct proxy_ctx *ctx, evutil_socket_t fd, const struct sockaddr *p
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(ctx->rt->ssl_ctx)) == NULL ||
+	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(runtime_ssl_ctx(ctx->rt, ctx->worker_id))) == NULL ||
 	    (c->head = evbuffer_new()) == NULL ||
 	    (c->timer = evtimer_new(ctx->base, proxy_on_timer, c)) == NULL)
 		goto fail;

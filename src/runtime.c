@@ -45,7 +45,9 @@ runtime_free(struct runtime *rt)
 {
 	if (rt == NULL)
 		return;
-	SSL_CTX_free(rt->ssl_ctx);
+	for (size_t i = 0; i < rt->nworker_ctx; i++)
+		SSL_CTX_free(rt->worker_ctx[i]);
+	free(rt->worker_ctx);
 	free(rt->backends);
 	conf_free(rt->cfg);
 	free(rt);
@@ -70,12 +72,26 @@ runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation, cha
 	    h->serial, h->fingerprint, h->certificate, h->revocation };
 	if (runtime_resolve_backends(rt, err, errlen) == -1)
 		goto fail;
-	if ((rt->ssl_ctx = tlsctx_new(cfg, keys, err, errlen)) == NULL)
+	rt->nworker_ctx = conf_worker_threads(cfg);
+	if ((rt->worker_ctx = calloc(rt->nworker_ctx, sizeof(SSL_CTX *))) == NULL) {
+		rt->nworker_ctx = 0;
+		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
+	for (size_t i = 0; i < rt->nworker_ctx; i++)
+		if ((rt->worker_ctx[i] = tlsctx_new(cfg, keys, err, errlen)) == NULL)
+			goto fail;
+	rt->ssl_ctx = rt->worker_ctx[0];
 	return rt;
 fail:
 	runtime_free(rt);
 	return NULL;
+}
+
+SSL_CTX *
+runtime_ssl_ctx(const struct runtime *rt, unsigned id)
+{
+	return rt->worker_ctx[id % rt->nworker_ctx];
 }
 
 struct runtime *

@@ -33,7 +33,14 @@ struct runtime {
 	atomic_uint		 refs;
 	uint64_t		 generation;	/* 1 for the first, +1 per reload */
 	struct conf		*cfg;		/* owned */
-	SSL_CTX			*ssl_ctx;	/* owned reference */
+	SSL_CTX			*ssl_ctx;	/* owned reference; = worker_ctx[0] */
+	/*
+	 * One context per worker thread, built alike: OpenSSL 3.0 serialises threads on a
+	 * context's certificate store and caches, so workers do not share one on the handshake
+	 * path. Owned references; nworker_ctx of them.
+	 */
+	SSL_CTX			**worker_ctx;
+	size_t			 nworker_ctx;
 	struct runtime_backend	*backends;	/* owned, cfg->proxy.backends.n of them */
 	size_t			 nbackends;
 	struct forward_names	 header_names;	/* borrowed from cfg */
@@ -47,6 +54,9 @@ struct runtime {
  */
 struct runtime *runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation,
     char *err, size_t errlen);
+
+/* The TLS context worker ID accepts with. */
+SSL_CTX *runtime_ssl_ctx(const struct runtime *rt, unsigned id);
 
 /* Takes another reference; returns RT. Thread-safe. */
 struct runtime *runtime_ref(struct runtime *rt);
