@@ -711,7 +711,8 @@ revoke_step_ocsp(struct revoker *rv, const struct revoke_settings *s, struct rev
 	o = ttlcache_get(rv->ocsp, it->key.bytes, it->key.len, now, &fresh);
 	if (o == NULL && it->ocsp_fetched) {
 		/* Asked already and nothing could be kept: do not ask again for this check. */
-		it->ocsp_reason = "ocsp-unreachable";
+		if (it->ocsp_reason == NULL)
+			it->ocsp_reason = "ocsp-unreachable";
 		it->ocsp_done = true;
 		return REVOKE_STEP_DONE;
 	}
@@ -1375,6 +1376,7 @@ revoke_ocsp_result(struct revoker *rv, struct revoke_flight *f, const struct fet
     const struct revoke_settings *s)
 {
 	struct revoke_ocsp *o = calloc(1, sizeof(*o));
+	const char *err_reason;
 	struct ocspmsg_status st;
 	enum ocspmsg_error e = OCSPMSG_OK;
 	int64_t now = revoke_now_ms(), fresh, keep;
@@ -1405,7 +1407,8 @@ revoke_ocsp_result(struct revoker *rv, struct revoke_flight *f, const struct fet
 		fresh = keep = now + s->ocsp_error_ttl_ms;
 	} else {
 		/* Fresh for ocsp.cacheTtl (or to nextUpdate), kept as a stand-in to nextUpdate. */
-		keep = o->next_update != 0 ? revoke_mono_at(o->next_update) : now + s->ocsp_ttl_ms;
+		keep = o->next_update != 0 ? revoke_mono_at(o->next_update) + s->skew_s * 1000 :
+		    now + s->ocsp_ttl_ms;
 		fresh = now + s->ocsp_ttl_ms < keep ? now + s->ocsp_ttl_ms : keep;
 		log_debug("revocation: OCSP from %s: %s (%" PRId64 " ms)", f->url,
 		    ocspmsg_verdict_name(o->verdict), r->elapsed_ms);
@@ -1423,15 +1426,22 @@ revoke_ocsp_result(struct revoker *rv, struct revoke_flight *f, const struct fet
 			o = NULL;
 		}
 	}
+	/* The cache owns O from here on (and may drop it at once): keep what the waiters need. */
+	err_reason = o != NULL && o->error ? o->reason : NULL;
 	if (o != NULL && ttlcache_put(rv->ocsp, f->key.bytes, f->key.len, o, sizeof(*o),
 	    fresh, keep, now) == -1)
 		log_debug("revocation: OCSP cache refused an entry");
+	o = NULL;
 	pthread_mutex_unlock(&rv->lock);
 	for (struct revoke_check *c = f->waiters; c != NULL; c = c->next_waiter)
 		for (int i = 0; i < c->nitems; i++)
 			if (c->items[i].key.len == f->key.len &&
-			    memcmp(c->items[i].key.bytes, f->key.bytes, f->key.len) == 0)
+			    memcmp(c->items[i].key.bytes, f->key.bytes, f->key.len) == 0) {
 				c->items[i].ocsp_fetched = true;
+				/* The reason stands even if the cache cannot keep it (errorCacheTtl 0). */
+				if (err_reason != NULL)
+					c->items[i].ocsp_reason = err_reason;
+			}
 }
 
 static void

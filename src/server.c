@@ -122,6 +122,12 @@ server_warn_restart_keys(const struct conf *old, const struct conf *fresh)
 		log_warn("http.securePort changed; restart revgate to listen on the new port");
 	if (old->http.threads != fresh->http.threads)
 		log_warn("http.threads changed; restart revgate to change the number of workers");
+	if (old->http.mtls.verification.cache.max_entries !=
+	    fresh->http.mtls.verification.cache.max_entries ||
+	    old->http.mtls.verification.cache.max_bytes !=
+	    fresh->http.mtls.verification.cache.max_bytes)
+		log_warn("http.mtls.certificateVerification.cache changed; restart revgate to resize "
+		    "the revocation caches");
 	if (old->admin.enabled != fresh->admin.enabled ||
 	    (old->admin.listen.n > 0 && fresh->admin.listen.n > 0 &&
 	    strcmp(old->admin.listen.v[0].text, fresh->admin.listen.v[0].text) != 0))
@@ -137,6 +143,13 @@ server_warn_revocation(const struct conf *cfg)
 	if (v->failure_mode == CONF_FAIL_OPEN)
 		log_warn("revocation: failureMode is fail-open: a client whose revocation status "
 		    "cannot be determined is admitted (marked \"unchecked\" to the backend)");
+	if (v->crl.failure_mode == CONF_FAIL_OPEN || v->ocsp.failure_mode == CONF_FAIL_OPEN)
+		log_warn("revocation: %s%s%s is fail-open: when that method has a source but gives "
+		    "no verdict (and the other fails open too or has none), the client is admitted",
+		    v->crl.failure_mode == CONF_FAIL_OPEN ? "crl.failureMode" : "",
+		    v->crl.failure_mode == CONF_FAIL_OPEN &&
+		    v->ocsp.failure_mode == CONF_FAIL_OPEN ? " and " : "",
+		    v->ocsp.failure_mode == CONF_FAIL_OPEN ? "ocsp.failureMode" : "");
 	if (!cfg->http.mtls.required)
 		log_warn("revocation: http.mtls.required is false: clients without a certificate "
 		    "are admitted without any revocation check");
