@@ -15,6 +15,10 @@
     benchlib.py h2load FILE              key=value lines parsed from h2load output
     benchlib.py kv FILE                  key=value lines from resume's one-line output
     benchlib.py report DIR META.env MD   prints the table; writes a Markdown section to MD
+    benchlib.py revoked-lines N          N index.txt lines of revoked random serials
+    benchlib.py metrics URL              revgate's revocation counters from /metrics
+    benchlib.py mdiff BEFORE AFTER       how two `metrics` outputs differ
+    benchlib.py revreport DIR META.env MD   the same as report, for bench/run --revocation
 """
 import os
 import re
@@ -418,13 +422,350 @@ def cmd_report(resdir, meta_path, md_path):
         f.write("\n".join(out) + "\n")
 
 
+# --- --revocation ------------------------------------------------------------------------------
+
+def cmd_revoked_lines(n):
+    """N lines of an `openssl ca` index.txt, each a certificate revoked yesterday
+    (keyCompromise) with a random positive 128-bit serial, expiring in 30 days."""
+    import datetime
+    import secrets
+    now = datetime.datetime.now(datetime.timezone.utc)
+    exp = (now + datetime.timedelta(days=30)).strftime("%y%m%d%H%M%SZ")
+    rev = (now - datetime.timedelta(days=1)).strftime("%y%m%d%H%M%SZ")
+    out = []
+    seen = set()
+    while len(out) < int(n):
+        # 32 hex digits, the first 1-7: positive, no leading zero byte (as pki.sh's serials)
+        serial = secrets.choice("1234567") + secrets.token_hex(16).upper()[1:]
+        if serial in seen:
+            continue
+        seen.add(serial)
+        out.append("R\t%s\t%s,keyCompromise\t%s\tunknown\t/CN=x\n" % (exp, rev, serial))
+    sys.stdout.write("".join(out))
+
+
+REV_COUNTERS = {
+    "revgate_revocation_cached_total": "cached",
+    "revgate_revocation_fail_open_total": "fail_open",
+    'revgate_revocation_fetches_total{method="crl"}': "crl_fetches",
+    'revgate_revocation_fetches_total{method="ocsp"}': "ocsp_fetches",
+    'revgate_revocation_fetch_failures_total{method="crl"}': "crl_failures",
+    'revgate_revocation_fetch_failures_total{method="ocsp"}': "ocsp_failures",
+    'revgate_revocation_cache_entries{kind="crl"}': "crl_entries",
+    'revgate_revocation_cache_entries{kind="ocsp"}': "ocsp_entries",
+}
+
+
+def cmd_metrics(url):
+    """revgate's revocation counters from /metrics as key=value lines: decisions (all
+    verdicts) and decisions_VERDICT, cached, fail_open, crl/ocsp_fetches, crl/ocsp_failures,
+    and the gauges crl/ocsp_entries."""
+    import urllib.request
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    r = {"decisions": 0}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        m = re.fullmatch(r'revgate_revocation_decisions_total\{verdict="(\w+)"\}', name)
+        if m:
+            r["decisions_" + m.group(1)] = int(value)
+            r["decisions"] += int(value)
+        elif name in REV_COUNTERS:
+            r[REV_COUNTERS[name]] = int(value)
+    for k, v in r.items():
+        print("%s=%s" % (k, v))
+
+
+def cmd_mdiff(before, after):
+    """How the counters of two `metrics` files moved (the gauges: their value after)."""
+    a, b = load_env(before), load_env(after)
+    for k, v in b.items():
+        if k.endswith("_entries"):
+            print("%s=%s" % (k, v))
+        else:
+            print("%s=%d" % (k, int(v) - int(a.get(k, 0))))
+
+
+# (variant, column heading)
+REV_VARIANTS = [
+    ("revgate-off", "revgate off"),
+    ("revgate-crl1k", "revgate CRL {small}"),
+    ("revgate-cdp", "revgate CDP {small} warm"),
+    ("revgate-ocsp", "revgate OCSP warm"),
+    ("nginx-off", "nginx off"),
+    ("nginx-crl1k", "nginx CRL {small}"),
+    ("revgate-crl100k", "revgate CRL {large}"),
+    ("nginx-crl100k", "nginx CRL {large}"),
+]
+
+REV_LEGEND = [
+    ("revgate off", "no certificateVerification"),
+    ("revgate CRL {small}", "`crl: {files: [the {small}-entry CRL]}, ocsp: false`"),
+    ("revgate CDP {small} warm", "`certificateVerification: true` (CRL first, OCSP fallback); "
+     "the client certificate's distribution point serves the same {small}-entry CRL "
+     "(python3 -m http.server) and its AIA names an `openssl ocsp` responder; cache warmed "
+     "before measuring, the CRL decides"),
+    ("revgate OCSP warm", "the same settings; this client's distribution point answers 404, "
+     "so the `openssl ocsp` responder of its AIA decides; cache warmed before measuring"),
+    ("nginx off", "no ssl_crl"),
+    ("nginx CRL {small}", "`ssl_crl` the {small}-entry CRL (the same file)"),
+    ("revgate CRL {large}", "`crl: {files: [the {large}-entry CRL]}, ocsp: false`"),
+    ("nginx CRL {large}", "`ssl_crl` the {large}-entry CRL"),
+]
+
+# (label, key, format, spread): spread: show the rounds' min-max when there are several
+REV_ROWS = [
+    ("Full handshakes/s (wrk, Connection: close, {conns} conns)", "full_rps", "{:,.0f}", True),
+    ("  proxy CPU per full handshake (us)", "full_cpu_us", "{:,.0f}", True),
+    ("  of which resumed (must be 0)", "full_resumed", "{:,.0f}", False),
+    ("Resumed handshakes/s (resume, {threads} threads)", "res_cps", "{:,.0f}", True),
+    ("  proxy CPU per resumed handshake (us)", "res_cpu_us", "{:,.0f}", True),
+    ("  resumed fraction", "res_fraction", "{:.3f}", False),
+    ("Keep-alive req/s (wrk, {conns} conns)", "ka_rps", "{:,.0f}", True),
+    ("  p99 latency (ms)", "ka_p99_ms", "{:.2f}", False),
+    ("  proxy CPU per request (us)", "ka_cpu_us", "{:.1f}", True),
+    ("Errors, all runs", "errors", "{:,.0f}", False),
+    ("Revocation decisions from memory per full handshake", "full_rev_per", "{:.3f}", False),
+    ("  per resumed connection", "res_rev_per", "{:.3f}", False),
+    ("  in the keep-alive run (all)", "ka_rev_cached", "{:,.0f}", False),
+    ("CRL/OCSP fetches during the runs (must be 0)", "rev_fetches", "{:,.0f}", False),
+    ("Other processes' CPU during a run, max (% of a core)", "other_max", "{:.1f}", False),
+    ("Hypervisor steal during a run, max (%)", "steal_max", "{:.1f}", False),
+    ("RSS after the runs (MiB)", "rss_mib", "{:.1f}", False),
+]
+
+# (label, numerator, denominator, target): target: None, or (minimum full, resumed, keep-alive)
+REV_RATIOS = [
+    ("revgate CRL {small} / revgate off", "revgate-crl1k", "revgate-off", (0.95, 0.95, 0.95)),
+    ("revgate CDP {small} warm / revgate off", "revgate-cdp", "revgate-off", (0.95, 0.95, 0.95)),
+    ("revgate OCSP warm / revgate off", "revgate-ocsp", "revgate-off", (0.95, 0.95, 0.95)),
+    ("revgate CRL {large} / revgate off", "revgate-crl100k", "revgate-off", (0.95, 0.95, 0.95)),
+    ("revgate CRL {small} / nginx CRL {small}", "revgate-crl1k", "nginx-crl1k", (1.5, 1.0, None)),
+    ("revgate CRL {large} / nginx CRL {large}", "revgate-crl100k", "nginx-crl100k",
+     (2.0, 1.0, None)),
+    ("revgate off / nginx off (no revocation)", "revgate-off", "nginx-off", None),
+    ("nginx CRL {small} / nginx off", "nginx-crl1k", "nginx-off", None),
+    ("nginx CRL {large} / nginx off", "nginx-crl100k", "nginx-off", None),
+]
+
+
+def rev_values(d):
+    """values() of one round of one variant, plus the revocation counters."""
+    v = values(d)
+    errs = [v.get("ka_errors"), v.get("full_errors"), v.get("res_errors")]
+    errs = [x for x in errs if x is not None]
+    v["errors"] = sum(errs) if errs else None
+    full_n = num(d, "full_shim_handshakes") or num(d, "full_requests")
+    for p, n in (("full", full_n), ("res", num(d, "res_conns"))):
+        c = num(d, p + "_rev_cached")
+        v[p + "_rev_per"] = c / n if c is not None and n else None
+    v["ka_rev_cached"] = num(d, "ka_rev_cached")
+    f = [num(d, "%s_rev_%s_fetches" % (p, m)) for p in ("ka", "full", "res")
+         for m in ("crl", "ocsp")]
+    f = [x for x in f if x is not None]
+    v["rev_fetches"] = sum(f) if f else None
+    return v
+
+
+def _median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    if n == 0:
+        return None
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def cmd_revreport(resdir, meta_path, md_path):
+    meta = load_env(meta_path)
+    small = "{:,}".format(int(meta.get("crl_small", "1000")))
+    large = "{:,}".format(int(meta.get("crl_large", "100000")))
+    conns = meta.get("connections", "64")
+    threads = meta.get("resume_threads", "16")
+    rounds = int(meta.get("rounds", "1"))
+    measured = meta.get("targets", "").split()
+
+    def sub(t):
+        return t.replace("{small}", small).replace("{large}", large)
+
+    # per variant: the rounds' values, and their medians
+    per_round, med = {}, {}
+    for name, _ in REV_VARIANTS:
+        rs = []
+        for r in range(1, rounds + 1):
+            path = os.path.join(resdir, "%s.r%d.env" % (name, r))
+            if os.path.exists(path):
+                rs.append(rev_values(load_env(path)))
+        per_round[name] = rs
+        med[name] = {}
+        for _, key, _, _ in REV_ROWS:
+            xs = [x[key] for x in rs if isinstance(x.get(key), (int, float))]
+            med[name][key] = _median(xs)
+        # worst case, not median, for what must be 0 or is a maximum
+        for key in ("errors", "full_resumed", "rev_fetches", "other_max", "steal_max"):
+            xs = [x[key] for x in rs if isinstance(x.get(key), (int, float))]
+            med[name][key] = max(xs) if xs else None
+    cols = [(n, sub(h)) for n, h in REV_VARIANTS if n in measured]
+
+    def cell(name, key, f, spread):
+        v = med[name].get(key)
+        if v is None:
+            return "n/a"
+        s = f.format(v)
+        if spread and rounds > 1:
+            xs = [x[key] for x in per_round[name] if isinstance(x.get(key), (int, float))]
+            if len(xs) > 1:
+                s += " (%s-%s)" % (f.format(min(xs)), f.format(max(xs)))
+        return s
+
+    table = []
+    for label, key, f, spread in REV_ROWS:
+        table.append([label.format(conns=conns, threads=threads)] +
+                     [cell(n, key, f, spread) for n, _ in cols])
+    head = ["Measurement" + (" (median of %d rounds)" % rounds if rounds > 1 else "")] + \
+        [h for _, h in cols]
+
+    def ratio(a, b, key):
+        x, y = med.get(a, {}).get(key), med.get(b, {}).get(key)
+        return x / y if x is not None and y else None
+
+    rtable = []
+    for label, a, b, target in REV_RATIOS:
+        if a not in measured or b not in measured:
+            continue
+        rs = [ratio(a, b, k) for k in ("full_rps", "res_cps", "ka_rps",
+                                        "full_cpu_us", "res_cpu_us", "ka_cpu_us")]
+        cells = ["%.2fx" % x if x is not None else "n/a" for x in rs]
+        tgt = verdict = ""
+        if target:
+            parts, missed = [], []
+            for need, r, what in zip(target, rs[:3], ("full", "resumed", "keep-alive")):
+                if need is None:
+                    continue
+                parts.append("%s >= %.2gx" % (what, need))
+                if r is None or r < need:
+                    missed.append("%s %s" % (what, "%.2fx" % r if r is not None else "n/a"))
+            tgt = ", ".join(parts)
+            verdict = "met" if not missed else "NOT met (%s)" % ", ".join(missed)
+        rtable.append([sub(label)] + cells + [tgt, verdict])
+    rhead = ["Ratio", "full hs/s", "resumed hs/s", "keep-alive req/s", "CPU/full hs",
+             "CPU/resumed hs", "CPU/req", "target", "verdict"]
+
+    def text_table(h, rows):
+        w = [max(len(str(r[i])) for r in rows + [h]) for i in range(len(h))]
+        line = "  ".join("%-*s" % (w[i], h[i]) for i in range(len(h)))
+        print(line)
+        print("-" * len(line))
+        for r in rows:
+            print("  ".join(("%-*s" if i == 0 or i >= len(h) - 2 and h[-1] == "verdict"
+                             else "%*s") % (w[i], r[i]) for i in range(len(h))).rstrip())
+
+    text_table(head, table)
+    print()
+    text_table(rhead, rtable)
+    problems = []
+    if os.path.exists(os.path.join(resdir, "problems.txt")):
+        problems = [p.rstrip("\n") for p in open(os.path.join(resdir, "problems.txt"))
+                    if p.strip()]
+    noise = []
+    if os.path.exists(os.path.join(resdir, "noise.txt")):
+        noise = [p.rstrip("\n") for p in open(os.path.join(resdir, "noise.txt")) if p.strip()]
+    if problems:
+        print("\nProblems:")
+        for p in problems:
+            print("  - " + p)
+    if noise:
+        print("\nNoise (other processes' CPU during a measurement, >= 15% of a core):")
+        for p in noise:
+            print("  - " + p)
+    if md_path == "-":
+        return
+    out = []
+    out.append("### Revocation run of %s\n" % meta.get("date", "?"))
+    out.append("- Command: `%s`" % meta.get("command", "bench/run --revocation"))
+    out.append("- Machine: %s cores (nproc), %s, %s GiB RAM; load average at the start "
+               "(before the build): %s; CPU used by other processes in the %s s before the "
+               "measurements: %s%% of one core" % (
+                   meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("mem_gib", "?"),
+                   meta.get("load_start", "?"), meta.get("quiet_seconds", "?"),
+                   meta.get("quiet_other_pct", "?")))
+    out.append("- Software: %s; %s; nginx %s; wrk %s; kernel %s" % (
+        meta.get("openssl", "?"), meta.get("revgate", "?"), meta.get("nginx", "?"),
+        meta.get("wrk", "?"), meta.get("kernel", "?")))
+    out.append("- Each measurement %s s (keep-alive warm-up %s s), %s round(s), variants one "
+               "after the other in this order%s: %s" % (
+                   meta.get("duration", "?"), meta.get("warmup", "?"), rounds,
+                   " (reversed in even rounds)" if rounds > 1 else "",
+                   meta.get("targets", "?")))
+    out.append("- CRLs (root CA, P-256, `openssl ca -gencrl`, random 128-bit serials, reason "
+               "keyCompromise): %s entries %s bytes DER; %s entries %s bytes DER. The measured "
+               "clients are not on them; a revoked client of each variant is, and is refused "
+               "by every variant that checks." % (
+                   small, "{:,}".format(int(meta.get("crl_%s_der_bytes" % meta.get(
+                       "crl_small"), 0))),
+                   large, "{:,}".format(int(meta.get("crl_%s_der_bytes" % meta.get(
+                       "crl_large"), 0)))))
+    if meta.get("note"):
+        out.append("- Note: %s" % meta["note"])
+    out.append("")
+
+    def md_table(h, rows, right_from=1, right_to=None):
+        right_to = len(h) if right_to is None else right_to
+        out.append("| " + " | ".join(h) + " |")
+        out.append("| " + " | ".join("---:" if right_from <= i < right_to else "---"
+                                     for i in range(len(h))) + " |")
+        for r in rows:
+            label = r[0].strip()
+            if r[0].startswith("  "):
+                label = "&nbsp;&nbsp;" + label
+            out.append("| " + " | ".join([label] + [str(x) for x in r[1:]]) + " |")
+        out.append("")
+
+    md_table(head, table)
+    md_table(rhead, rtable, 1, len(rhead) - 2)
+    out.append("Columns:")
+    out.append("")
+    for h, text in REV_LEGEND:
+        if any(sub(h) == c for _, c in cols):
+            out.append("- **%s**: %s" % (sub(h), sub(text)))
+    codes = []
+    for name, h in cols:
+        c = [load_env(os.path.join(resdir, "%s.r%d.env" % (name, r))).get(
+            "revoked_client_code") for r in range(1, rounds + 1)]
+        c = sorted(set(x for x in c if x))
+        if c:
+            codes.append("%s %s" % (sub(h), "/".join(c)))
+    if codes:
+        out.append("")
+        out.append("HTTP status of a revoked client (000: handshake refused): %s.  " %
+                   "; ".join(codes))
+    if meta.get("crlserver_gets"):
+        out.append("GETs the CRL server answered during the measurements, warm-ups "
+                   "included: %s.  " % meta["crlserver_gets"])
+    if problems:
+        out.append("")
+        out.append("Problems seen in this run:")
+        out.append("")
+        for p in problems:
+            out.append("- " + p)
+    if noise:
+        out.append("")
+        out.append("Noise: other processes took 15%% of a core or more during these "
+                   "measurements: %s." % "; ".join(noise))
+    out.append("")
+    with open(md_path, "a") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"ports": cmd_ports, "pids": cmd_pids, "cpu": cmd_cpu, "mem": cmd_mem,
           "sysstat": cmd_sysstat, "window": cmd_window, "kcpu": cmd_kcpu, "rusage": cmd_rusage, "wrk": cmd_wrk,
-          "h2load": cmd_h2load, "kv": cmd_kv, "report": cmd_report}.get(cmd)
+          "h2load": cmd_h2load, "kv": cmd_kv, "report": cmd_report,
+          "revoked-lines": cmd_revoked_lines, "metrics": cmd_metrics, "mdiff": cmd_mdiff,
+          "revreport": cmd_revreport}.get(cmd)
     if fn is None:
         sys.exit(__doc__)
     fn(*args)
