@@ -298,7 +298,9 @@ px_rss_watch() {
 			[ -e "$file.stop" ] && break
 			r=$(px_rss "$pid")
 			[ -n "$r" ] || break
-			[ "$r" -gt "$max" ] && max=$r && echo "$max" >"$file"
+			# Atomically: the reader must never see a file truncated mid-write.
+			[ "$r" -gt "$max" ] && max=$r && echo "$max" >"$file.tmp" &&
+			    mv -f "$file.tmp" "$file"
 			sleep 0.2
 		done
 	) &
