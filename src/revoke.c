@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "chaincache.h"
 #include "crl.h"
 #include "fetch.h"
 #include "log.h"
@@ -31,6 +32,7 @@
 #define REVOKE_MAX_ITEMS	16	/* certificates checked per chain */
 #define REVOKE_MAX_CDP		4	/* CRL distribution points tried per certificate */
 #define REVOKE_MAX_INTER	64	/* intermediates remembered for resumed sessions */
+#define REVOKE_MAX_CHAINS	16384	/* verified chains remembered for resumed sessions */
 #define REVOKE_URL_MAX		1024
 #define REVOKE_ID_LEN		40	/* issuer name hash + issuer key hash */
 #define REVOKE_SWEEP_MS		1000
@@ -181,6 +183,7 @@ struct revoker {
 	struct ttlcache		*ocsp;		/* CertID key -> struct revoke_ocsp */
 	struct ttlcache		*crl_fail;	/* URL -> struct revoke_fail */
 	X509			*inter[REVOKE_MAX_INTER];	/* owned; for resumed sessions */
+	struct chaincache	*chains;	/* leaf -> verified chain; its own lock */
 	size_t			 ninter;
 	struct revoke_msg	*inbox;		/* owned; FIFO through inbox_tail */
 	struct revoke_msg	*inbox_tail;
@@ -592,17 +595,39 @@ out:
 	return chain;
 }
 
+/*
+ * The verified chain of SSL's client certificate, as a new reference. A full handshake has
+ * it; a resumed session has only the leaf, so its chain comes from the chains remembered
+ * from earlier handshakes, or, failing that, from verifying the leaf again.
+ */
+static STACK_OF(X509) *
+revoke_session_chain(struct revoker *rv, SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+
+	if (chain != NULL && !SSL_session_reused(ssl)) {
+		revoke_remember_intermediates(rv, chain);
+		chaincache_put(rv->chains, chain);
+		return X509_chain_up_ref(chain);
+	}
+	if (leaf == NULL)
+		return NULL;
+	/* A leaf that expired since its session began gets verified again, and fails. */
+	if ((X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0 ||
+	    (chain = chaincache_get1(rv->chains, leaf)) == NULL) &&
+	    (chain = revoke_rebuild_chain(rv, ssl)) != NULL)
+		chaincache_put(rv->chains, chain);
+	return chain;
+}
+
 /* The items to check: the leaf, or every certificate below the trust anchor. */
 static int
 revoke_collect(struct revoker *rv, SSL *ssl, struct revoke_check *chk)
 {
-	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl), *owned = NULL;
+	STACK_OF(X509) *chain = revoke_session_chain(rv, ssl);
 	int n, last, rc = 0;
 
-	if (chain == NULL || SSL_session_reused(ssl))
-		chain = owned = revoke_rebuild_chain(rv, ssl);
-	else
-		revoke_remember_intermediates(rv, chain);
 	if (chain == NULL)
 		return -1;
 	n = sk_X509_num(chain);
@@ -616,7 +641,7 @@ revoke_collect(struct revoker *rv, SSL *ssl, struct revoke_check *chk)
 		}
 		chk->nitems++;
 	}
-	sk_X509_pop_free(owned, X509_free);
+	sk_X509_pop_free(chain, X509_free);
 	return rc;
 }
 
@@ -1990,6 +2015,7 @@ revoker_new(const struct conf *cfg, SSL_CTX *ctx, char *err, size_t errlen)
 	atomic_init(&rv->ready, false);
 	if ((rv->set = revoke_settings_new(cfg, ctx)) == NULL ||
 	    revoke_make_caches(rv, rv->set) == -1 ||
+	    (rv->chains = chaincache_new(REVOKE_MAX_CHAINS)) == NULL ||
 	    (rv->base = event_base_new()) == NULL ||
 	    (rv->wake = event_new(rv->base, -1, 0, revoke_on_wake, rv)) == NULL ||
 	    (rv->sweep = event_new(rv->base, -1, EV_PERSIST, revoke_on_sweep, rv)) == NULL ||
@@ -2045,6 +2071,7 @@ revoker_configure(struct revoker *rv, const struct conf *cfg, SSL_CTX *ctx, char
 	pthread_mutex_unlock(&rv->lock);
 	revoke_settings_unref(old);
 	revoke_statics_free(old_statics, old_n);
+	chaincache_clear(rv->chains);	/* the trust anchors may have changed */
 	return 0;
 }
 
@@ -2126,6 +2153,7 @@ revoker_free(struct revoker *rv)
 	revoke_statics_free(rv->statics, rv->nstatics);
 	for (size_t i = 0; i < rv->ninter; i++)
 		X509_free(rv->inter[i]);
+	chaincache_free(rv->chains);
 	revoke_settings_unref(rv->set);
 	pthread_mutex_destroy(&rv->lock);
 	free(rv);
