@@ -156,6 +156,26 @@ worker_on_mail(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A worker's loop. With the epoll changelist, the several enable/disable calls a connection
+ * makes in one callback (bufferevent_openssl re-arms its events when the handshake ends, the
+ * proxy pauses and resumes reading) become at most one epoll_ctl per descriptor and loop
+ * turn. libevent's caveat for it is descriptors cloned with dup(), which revgate never does.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 struct worker *
 worker_new(unsigned id, struct runtime *rt, const int *fds, size_t nfds,
     void (*on_exit)(void *), void *arg)
@@ -169,7 +189,7 @@ worker_new(unsigned id, struct runtime *rt, const int *fds, size_t nfds,
 	w->on_exit = on_exit;
 	w->arg = arg;
 	pthread_mutex_init(&w->lock, NULL);
-	if ((w->base = event_base_new()) == NULL ||
+	if ((w->base = worker_base_new()) == NULL ||
 	    (w->mailbox = event_new(w->base, -1, 0, worker_on_mail, w)) == NULL ||
 	    (w->resume = evtimer_new(w->base, worker_on_resume, w)) == NULL ||
 	    (w->pool = upstream_pool_new(w->base)) == NULL)
