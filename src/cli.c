@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <yaml.h>
 
+#include "certcmd.h"
 #include "conf.h"
 #include "server.h"
 #include "suggest.h"
@@ -41,6 +42,7 @@ static int cli_serve(int argc, char **argv, char **envp);
 static int cli_check_config(int argc, char **argv, char **envp);
 static int cli_version(int argc, char **argv, char **envp);
 static int cli_help(int argc, char **argv, char **envp);
+static int cli_cert(int argc, char **argv, char **envp);
 static void cli_help_serve(FILE *out);
 static void cli_help_check_config(FILE *out);
 static void cli_help_version(FILE *out);
@@ -51,6 +53,8 @@ static const struct cli_command cli_commands[] = {
 	    cli_help_serve },
 	{ "check-config", cli_check_config, "validate the configuration and exit (also -t)",
 	    cli_help_check_config },
+	{ "cert", cli_cert, "create CAs, node and client certificates, CRLs; show them",
+	    certcmd_help },
 	{ "version", cli_version, "print the versions of revgate and its libraries",
 	    cli_help_version },
 	{ "help", cli_help, "show help for a command", cli_help_help },
@@ -329,6 +333,12 @@ cli_version(int argc, char **argv, char **envp)
 	printf("libcurl %s\n", curl->version);
 	printf("libyaml %s\n", yaml_get_version_string());
 	return 0;
+}
+
+static int
+cli_cert(int argc, char **argv, char **envp)
+{
+	return certcmd_main(argc, argv);
 }
 
 static int
