@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -17,6 +18,7 @@
 #include "conf.h"
 #include "server.h"
 #include "suggest.h"
+#include "tlscheck.h"
 
 #define CLI_EXIT_USAGE 2
 #define CLI_DEFAULT_CONFIG REVGATE_SYSCONFDIR "/revgate/revgate.yaml"
@@ -27,6 +29,7 @@ struct cli_conf_args {
 	bool			 path_given;
 	bool			 test;		/* -t / check-config */
 	bool			 print;		/* --print-config */
+	bool			 syntax_only;	/* --syntax-only: no TLS file checks */
 	struct conf_overrides	 sets;		/* --set, strings borrowed from argv */
 };
 
@@ -41,10 +44,12 @@ static int cli_serve(int argc, char **argv, char **envp);
 static int cli_check_config(int argc, char **argv, char **envp);
 static int cli_version(int argc, char **argv, char **envp);
 static int cli_help(int argc, char **argv, char **envp);
+static int cli_cert(int argc, char **argv, char **envp);
 static void cli_help_serve(FILE *out);
 static void cli_help_check_config(FILE *out);
 static void cli_help_version(FILE *out);
 static void cli_help_help(FILE *out);
+static void cli_help_cert(FILE *out);
 
 static const struct cli_command cli_commands[] = {
 	{ "serve", cli_serve, "run the proxy in the foreground (the default command)",
@@ -53,6 +58,7 @@ static const struct cli_command cli_commands[] = {
 	    cli_help_check_config },
 	{ "version", cli_version, "print the versions of revgate and its libraries",
 	    cli_help_version },
+	{ "cert", cli_cert, "check a certificate, its key and CA (cert check)", cli_help_cert },
 	{ "help", cli_help, "show help for a command", cli_help_help },
 };
 
@@ -96,6 +102,8 @@ cli_help_conf_options(FILE *out)
 	    "                        repeatable; list values are comma-separated\n"
 	    "      --print-config    print the effective configuration (after every override)\n"
 	    "                        as YAML, each value annotated with its origin, and exit\n"
+	    "      --syntax-only     with -t: check the settings only, not the certificate\n"
+	    "                        files they name (for a file meant for another machine)\n"
 	    "  -h, --help            show this help\n", CLI_DEFAULT_CONFIG);
 }
 
@@ -121,7 +129,9 @@ cli_help_check_config(FILE *out)
 	    "       revgate -t [-c FILE]\n"
 	    "\n"
 	    "Validates the configuration file, REVGATE_* variables and --set overrides, prints\n"
-	    "every problem as FILE:LINE:COLUMN: KEY: message, and exits 0 if it is valid, 1 if not.\n"
+	    "every problem as FILE:LINE:COLUMN: KEY: message, then checks the certificate, key\n"
+	    "and CA files as start-up would (unless --syntax-only), and exits 0 if all is valid,\n"
+	    "1 if not.\n"
 	    "\n");
 	cli_help_conf_options(out);
 }
@@ -138,6 +148,35 @@ static void
 cli_help_help(FILE *out)
 {
 	fprintf(out, "Usage: revgate help [COMMAND]\n\nShows help for COMMAND, or the overview.\n");
+}
+
+/*
+ * A stand-in for the `revgate cert` command family, which is being written on its own: it
+ * runs `cert check` and nothing else. The merge replaces this function and its help.
+ */
+static void
+cli_help_cert(FILE *out)
+{
+	fprintf(out, "Usage: revgate cert check --cert FILE [--key FILE] [--ca FILE] "
+	    "[--host NAME]...\n\nSee revgate cert check --help.\n");
+}
+
+static int
+cli_cert(int argc, char **argv, char **envp)
+{
+	if (argc < 2) {
+		cli_help_cert(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return tlscheck_cmd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		cli_help_cert(stdout);
+		return 0;
+	}
+	fprintf(stderr, "revgate: cert %s: not built yet; only `revgate cert check` is "
+	    "available\n", argv[1]);
+	return CLI_EXIT_USAGE;
 }
 
 static const struct cli_command *
@@ -188,6 +227,7 @@ cli_parse_conf_args(int argc, char **argv, struct cli_conf_args *args,
 		{ "set", required_argument, NULL, 's' },
 		{ "test", no_argument, NULL, 't' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "syntax-only", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -212,6 +252,9 @@ cli_parse_conf_args(int argc, char **argv, struct cli_conf_args *args,
 			break;
 		case 'P':
 			args->print = true;
+			break;
+		case 'S':
+			args->syntax_only = true;
 			break;
 		case 'h':
 			help(stdout);
@@ -265,6 +308,36 @@ cli_load(const struct cli_conf_args *args, char **envp)
 	return cfg;
 }
 
+/*
+ * check-config goes as far as serve would before listening: the certificate files are checked
+ * as at start-up, failures printed like configuration errors and warnings marked.
+ */
+static int
+cli_check_tls(const struct conf *cfg, const char *path)
+{
+	struct tlscheck_report *r = tlscheck_run_conf(cfg, time(NULL));
+	size_t failed;
+
+	if (r == NULL) {
+		fprintf(stderr, "revgate: out of memory checking the TLS files\n");
+		return 1;
+	}
+	for (size_t i = 0; i < tlscheck_report_count(r); i++) {
+		const struct tlscheck_result *res = tlscheck_report_get(r, i);
+
+		if (res->status == TLSCHECK_FAIL)
+			fprintf(stderr, "%s\n", res->message);
+		else if (res->status == TLSCHECK_WARN)
+			fprintf(stderr, "warning: %s\n", res->message);
+	}
+	failed = tlscheck_report_tally(r, TLSCHECK_FAIL);
+	if (failed > 0)
+		fprintf(stderr, "revgate: configuration %s has %zu TLS error(s)\n",
+		    path != NULL ? path : "(defaults)", failed);
+	tlscheck_report_free(r);
+	return failed > 0 ? 1 : 0;
+}
+
 /* The shared body of serve and check-config. */
 static int
 cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)(FILE *))
@@ -287,12 +360,13 @@ cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)
 	if (args.print || args.test) {
 		if (args.print)
 			conf_print(cfg, stdout);
-		if (args.test)
+		rc = args.test && !args.syntax_only ? cli_check_tls(cfg, args.path) : 0;
+		if (args.test && rc == 0)
 			fprintf(stderr, "revgate: configuration %s is valid\n",
 			    args.path != NULL ? args.path : "(defaults)");
 		conf_free(cfg);
 		free(args.sets.v);
-		return 0;
+		return rc;
 	}
 	opts.config_path = args.path;
 	opts.sets = &args.sets;
