@@ -21,6 +21,7 @@
 #include "certshow.h"
 #include "pki.h"
 #include "suggest.h"
+#include "tlscheck.h"
 #include "units.h"
 
 #define CERTCMD_EXIT_FAIL	1
@@ -193,11 +194,12 @@ static const struct certcmd_sub certcmd_subs[] = {
 	    "validity, key, extensions), a CRL (issuer, updates, number, entries) or a DER OCSP\n"
 	    "response (status, responder, each certificate's status and updates).",
 	    0, 0, 0, NULL, NULL },
-	/*
-	 * `check` (tlscheck_cmd_main in src/tlscheck.c) is wired in when that module lands: a
-	 * declaration alone would link-fail until then.
-	 */
 };
+
+/* `check` has its own options and lives with the checks it runs (src/tlscheck.c). */
+#define CERTCMD_CHECK		"check"
+#define CERTCMD_CHECK_SUMMARY	"check a certificate, its key, chain, EKU, SANs and key permissions"
+
 
 #define CERTCMD_NSUBS	(sizeof(certcmd_subs) / sizeof(certcmd_subs[0]))
 
@@ -209,6 +211,7 @@ certcmd_help(FILE *out)
 	    "node (server) and client certificates, revocations and CRLs.\n\nSubcommands:\n");
 	for (size_t i = 0; i < CERTCMD_NSUBS; i++)
 		fprintf(out, "  %-20s %s\n", certcmd_subs[i].name, certcmd_subs[i].summary);
+	fprintf(out, "  %-20s %s\n", CERTCMD_CHECK, CERTCMD_CHECK_SUMMARY);
 	fprintf(out, "\nSee revgate cert SUBCOMMAND --help and revgate-cert(1).\n"
 	    "Exit status: 0 done, 1 failed, 2 wrong command line.\n");
 }
@@ -251,12 +254,13 @@ certcmd_find(const char *name)
 static int
 certcmd_unknown_sub(const char *name)
 {
-	const char *names[CERTCMD_NSUBS];
+	const char *names[CERTCMD_NSUBS + 1];
 	const char *near;
 
 	for (size_t i = 0; i < CERTCMD_NSUBS; i++)
 		names[i] = certcmd_subs[i].name;
-	near = suggest_closest(name, names, CERTCMD_NSUBS);
+	names[CERTCMD_NSUBS] = CERTCMD_CHECK;
+	near = suggest_closest(name, names, CERTCMD_NSUBS + 1);
 	fprintf(stderr, "revgate cert: unknown subcommand \"%s\"%s%s%s; see revgate cert --help\n",
 	    name, near != NULL ? " (did you mean " : "", near != NULL ? near : "",
 	    near != NULL ? "?)" : "");
@@ -478,6 +482,13 @@ certcmd_main(int argc, char **argv)
 	    (strcmp(argv[1], "help") == 0 && argc == 2)) {
 		certcmd_help(stdout);
 		return 0;
+	}
+	if (strcmp(argv[1], CERTCMD_CHECK) == 0)
+		return tlscheck_cmd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "help") == 0 && strcmp(argv[2], CERTCMD_CHECK) == 0) {
+		char *check_help[] = { argv[2], "--help", NULL };
+
+		return tlscheck_cmd_main(2, check_help);
 	}
 	if (strcmp(argv[1], "help") == 0) {
 		if (certcmd_find(argv[2]) == NULL)

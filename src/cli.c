@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -18,6 +19,7 @@
 #include "conf.h"
 #include "server.h"
 #include "suggest.h"
+#include "tlscheck.h"
 
 #define CLI_EXIT_USAGE 2
 #define CLI_DEFAULT_CONFIG REVGATE_SYSCONFDIR "/revgate/revgate.yaml"
@@ -28,6 +30,7 @@ struct cli_conf_args {
 	bool			 path_given;
 	bool			 test;		/* -t / check-config */
 	bool			 print;		/* --print-config */
+	bool			 syntax_only;	/* --syntax-only: no TLS file checks */
 	struct conf_overrides	 sets;		/* --set, strings borrowed from argv */
 };
 
@@ -53,7 +56,7 @@ static const struct cli_command cli_commands[] = {
 	    cli_help_serve },
 	{ "check-config", cli_check_config, "validate the configuration and exit (also -t)",
 	    cli_help_check_config },
-	{ "cert", cli_cert, "create CAs, node and client certificates, CRLs; show them",
+	{ "cert", cli_cert, "create CAs, node and client certificates, CRLs; show and check them",
 	    certcmd_help },
 	{ "version", cli_version, "print the versions of revgate and its libraries",
 	    cli_help_version },
@@ -100,6 +103,8 @@ cli_help_conf_options(FILE *out)
 	    "                        repeatable; list values are comma-separated\n"
 	    "      --print-config    print the effective configuration (after every override)\n"
 	    "                        as YAML, each value annotated with its origin, and exit\n"
+	    "      --syntax-only     with -t: check the settings only, not the certificate\n"
+	    "                        files they name (for a file meant for another machine)\n"
 	    "  -h, --help            show this help\n", CLI_DEFAULT_CONFIG);
 }
 
@@ -125,7 +130,9 @@ cli_help_check_config(FILE *out)
 	    "       revgate -t [-c FILE]\n"
 	    "\n"
 	    "Validates the configuration file, REVGATE_* variables and --set overrides, prints\n"
-	    "every problem as FILE:LINE:COLUMN: KEY: message, and exits 0 if it is valid, 1 if not.\n"
+	    "every problem as FILE:LINE:COLUMN: KEY: message, then checks the certificate, key\n"
+	    "and CA files as start-up would (unless --syntax-only), and exits 0 if all is valid,\n"
+	    "1 if not.\n"
 	    "\n");
 	cli_help_conf_options(out);
 }
@@ -192,6 +199,7 @@ cli_parse_conf_args(int argc, char **argv, struct cli_conf_args *args,
 		{ "set", required_argument, NULL, 's' },
 		{ "test", no_argument, NULL, 't' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "syntax-only", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -216,6 +224,9 @@ cli_parse_conf_args(int argc, char **argv, struct cli_conf_args *args,
 			break;
 		case 'P':
 			args->print = true;
+			break;
+		case 'S':
+			args->syntax_only = true;
 			break;
 		case 'h':
 			help(stdout);
@@ -269,6 +280,36 @@ cli_load(const struct cli_conf_args *args, char **envp)
 	return cfg;
 }
 
+/*
+ * check-config goes as far as serve would before listening: the certificate files are checked
+ * as at start-up, failures printed like configuration errors and warnings marked.
+ */
+static int
+cli_check_tls(const struct conf *cfg, const char *path)
+{
+	struct tlscheck_report *r = tlscheck_run_conf(cfg, time(NULL));
+	size_t failed;
+
+	if (r == NULL) {
+		fprintf(stderr, "revgate: out of memory checking the TLS files\n");
+		return 1;
+	}
+	for (size_t i = 0; i < tlscheck_report_count(r); i++) {
+		const struct tlscheck_result *res = tlscheck_report_get(r, i);
+
+		if (res->status == TLSCHECK_FAIL)
+			fprintf(stderr, "%s\n", res->message);
+		else if (res->status == TLSCHECK_WARN)
+			fprintf(stderr, "warning: %s\n", res->message);
+	}
+	failed = tlscheck_report_tally(r, TLSCHECK_FAIL);
+	if (failed > 0)
+		fprintf(stderr, "revgate: configuration %s has %zu TLS error(s)\n",
+		    path != NULL ? path : "(defaults)", failed);
+	tlscheck_report_free(r);
+	return failed > 0 ? 1 : 0;
+}
+
 /* The shared body of serve and check-config. */
 static int
 cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)(FILE *))
@@ -291,12 +332,13 @@ cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)
 	if (args.print || args.test) {
 		if (args.print)
 			conf_print(cfg, stdout);
-		if (args.test)
+		rc = args.test && !args.syntax_only ? cli_check_tls(cfg, args.path) : 0;
+		if (args.test && rc == 0)
 			fprintf(stderr, "revgate: configuration %s is valid\n",
 			    args.path != NULL ? args.path : "(defaults)");
 		conf_free(cfg);
 		free(args.sets.v);
-		return 0;
+		return rc;
 	}
 	opts.config_path = args.path;
 	opts.sets = &args.sets;

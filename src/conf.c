@@ -486,7 +486,8 @@ conf_set_hosts(struct conf_loader *ld, const struct conf_key *k,
 	struct conf_list fresh = { 0, NULL }, *field = conf_field(ld, k);
 	int n = conf_list_items(ld, k, node, items);
 
-	if (n == 0) {
+	/* http.host needs an address to listen on (min 1); tls.hostNames may be empty. */
+	if (n >= 0 && n < k->min) {
 		conf_error(ld, &node->mark, k->path, "needs at least one address to listen on");
 		return -1;
 	}

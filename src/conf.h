@@ -127,6 +127,9 @@ struct conf_tls {
 	bool	 session_tickets;
 	int64_t	 session_timeout_ms;
 	int64_t	 ticket_key_rotation_ms;
+	bool	 skip_key_permission_check;	/* also REVGATE_SKIP_KEY_PERMISSION_CHECK */
+	int64_t	 expiry_warning_ms;	/* warn when the certificate expires sooner */
+	struct conf_list host_names;	/* names the certificate must cover; empty: unchecked */
 };
 
 /* Names of the headers that carry the client's identity to the backend. */

@@ -36,7 +36,7 @@ const struct conf_key conf_schema[] = {
 	{ "rootPath", CONF_T_PATH, OFF(root_path), "/var/lib/revgate", 0, 0, NULL },
 
 	{ "http", CONF_T_SECTION, 0, NULL, 0, 0, NULL },
-	{ "http.host", CONF_T_HOSTS, OFF(http.hosts), "0.0.0.0", 0, 0, NULL },
+	{ "http.host", CONF_T_HOSTS, OFF(http.hosts), "0.0.0.0", 1, 0, NULL },
 	{ "http.securePort", CONF_T_INT, OFF(http.secure_port), "8443", 0, 65535, NULL },
 	{ "http.threads", CONF_T_THREADS, OFF(http.threads), "auto", 1, 256, NULL },
 	{ "http.maxConnections", CONF_T_INT, OFF(http.max_connections), "10000", 1, 1000000,
@@ -138,6 +138,11 @@ const struct conf_key conf_schema[] = {
 	    MS_DAY, NULL },
 	{ "tls.ticketKeyRotation", CONF_T_DURATION, OFF(tls.ticket_key_rotation_ms), "1h",
 	    MS_MINUTE, MS_DAY, NULL },
+	{ "tls.skipKeyPermissionCheck", CONF_T_BOOL, OFF(tls.skip_key_permission_check), "false",
+	    0, 0, NULL },
+	{ "tls.expiryWarning", CONF_T_DURATION, OFF(tls.expiry_warning_ms), "30d", 0,
+	    365 * MS_DAY, NULL },
+	{ "tls.hostNames", CONF_T_HOSTS, OFF(tls.host_names), NULL, 0, 0, NULL },
 
 	{ "proxy", CONF_T_SECTION, 0, NULL, 0, 0, NULL },
 	{ "proxy.backend", CONF_T_BACKENDS, OFF(proxy.backends), "http://127.0.0.1:9925", 0,
@@ -208,10 +213,23 @@ conf_schema_env_name(const struct conf_key *k, char *buf, size_t size)
 	buf[n < size ? n : size - 1] = '\0';
 }
 
+/*
+ * Short environment names kept beside the generic ones, for settings operators know by another
+ * name: CockroachDB's COCKROACH_SKIP_KEY_PERMISSION_CHECK has this spelling.
+ */
+static const struct { const char *env; const char *path; } conf_schema_env_aliases[] = {
+	{ "REVGATE_SKIP_KEY_PERMISSION_CHECK", "tls.skipKeyPermissionCheck" },
+};
+
 const struct conf_key *
 conf_schema_find_env(const char *name)
 {
 	char env[160];
+
+	for (size_t i = 0; i < sizeof(conf_schema_env_aliases) /
+	    sizeof(conf_schema_env_aliases[0]); i++)
+		if (strcmp(conf_schema_env_aliases[i].env, name) == 0)
+			return conf_schema_find(conf_schema_env_aliases[i].path);
 
 	for (size_t i = 0; i < conf_schema_len; i++) {
 		if (conf_schema[i].type == CONF_T_SECTION)

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "runtime.h"
+#include "tlscheck.h"
 #include "tlsctx.h"
 #include "worker.h"
 
@@ -47,6 +49,8 @@ struct server {
 	struct event			*report;	/* owned; periodic health notes */
 	struct stat			 trust;		/* tls.certificateAuthority when loaded */
 	bool				 trust_known;
+	time_t				 cert_not_after;	/* tls.certificate's notAfter */
+	bool				 cert_not_after_known;
 	bool				 draining;
 	bool				 failed;	/* stopped for a reason other than a signal */
 	bool				 curl_ready;	/* curl_global_init ran */
@@ -159,6 +163,38 @@ server_warn_revocation(const struct conf *cfg)
 	    conf_failure_mode_name((enum conf_failure_mode)v->failure_mode));
 }
 
+/*
+ * The certificate troubleshooting steps, before any TLS context is built: each warning is
+ * logged, each failure logged with its remedy. Returns -1 when one failed. Sets *KNOWN and
+ * *NOT_AFTER to the certificate's expiry, for /metrics once the configuration is in use.
+ */
+static int
+server_check_tls(const struct conf *cfg, time_t *not_after, bool *known)
+{
+	struct tlscheck_report *r = tlscheck_run_conf(cfg, time(NULL));
+	int rc = 0;
+
+	if (r == NULL) {
+		log_error("out of memory checking the TLS files");
+		return -1;
+	}
+	for (size_t i = 0; i < tlscheck_report_count(r); i++) {
+		const struct tlscheck_result *res = tlscheck_report_get(r, i);
+
+		if (res->status == TLSCHECK_FAIL)
+			log_error("%s", res->message);
+		else if (res->status == TLSCHECK_WARN)
+			log_warn("%s", res->message);
+		else
+			log_debug("tls check %s: %s", res->name, res->message);
+	}
+	if (tlscheck_report_tally(r, TLSCHECK_FAIL) > 0)
+		rc = -1;
+	*known = tlscheck_report_not_after(r, not_after) == 0;
+	tlscheck_report_free(r);
+	return rc;
+}
+
 /* Remembers the trust anchors' file state, to notice a reload that changes them. */
 static void
 server_note_trust(struct server *srv, const struct conf *cfg)
@@ -220,6 +256,8 @@ server_reload(struct server *srv)
 	char err[SERVER_ERR_MAX];
 	struct runtime *rt;
 	struct conf *fresh;
+	time_t not_after = 0;
+	bool not_after_known = false;
 
 	log_info("SIGHUP: reloading configuration from %s",
 	    srv->opts->config_path != NULL ? srv->opts->config_path : "defaults");
@@ -239,6 +277,13 @@ server_reload(struct server *srv)
 		return;
 	}
 	server_warn_restart_keys(server_cfg(srv), fresh);
+	if (server_check_tls(fresh, &not_after, &not_after_known) == -1) {
+		log_error("configuration reload failed: the TLS files did not pass their checks; "
+		    "keeping the running configuration");
+		server_apply_logging(server_cfg(srv));
+		conf_free(fresh);
+		return;
+	}
 	if ((rt = runtime_new(fresh, srv->keys, srv->generation + 1, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		log_error("configuration reload failed; keeping the running configuration");
@@ -254,6 +299,8 @@ server_reload(struct server *srv)
 	}
 	rt->revoker = srv->revoker;
 	srv->generation++;
+	srv->cert_not_after = not_after;
+	srv->cert_not_after_known = not_after_known;
 	if (server_trust_changed(srv, rt->cfg))
 		server_forget_tickets(srv);
 	server_note_trust(srv, rt->cfg);
@@ -476,6 +523,13 @@ server_write_metrics(struct evbuffer *out, void *arg)
 	    "# TYPE revgate_access_log_dropped_total counter\n"
 	    "revgate_access_log_dropped_total %" PRIu64 "\n",
 	    PACKAGE_VERSION, srv->generation, srv->accesslog_on ? accesslog_dropped() : 0);
+	if (srv->cert_not_after_known)
+		evbuffer_add_printf(out,
+		    "# HELP revgate_tls_certificate_expiry_seconds Seconds until the server "
+		    "certificate's notAfter (negative: expired).\n"
+		    "# TYPE revgate_tls_certificate_expiry_seconds gauge\n"
+		    "revgate_tls_certificate_expiry_seconds %" PRId64 "\n",
+		    (int64_t)srv->cert_not_after - (int64_t)time(NULL));
 	evbuffer_add_printf(out,
 	    "# HELP revgate_revocation_decisions_total Revocation decisions by verdict.\n"
 	    "# TYPE revgate_revocation_decisions_total counter\n");
@@ -643,6 +697,11 @@ server_run(const struct server_options *opts, struct conf *cfg)
 	}
 	if ((srv.keys = tlsctx_keys_new()) == NULL) {
 		log_error("cannot create session ticket keys: the random generator failed");
+		conf_free(cfg);
+		goto out;
+	}
+	if (server_check_tls(cfg, &srv.cert_not_after, &srv.cert_not_after_known) == -1) {
+		log_error("refusing to start: the TLS files did not pass their checks");
 		conf_free(cfg);
 		goto out;
 	}

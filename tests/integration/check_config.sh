@@ -17,7 +17,7 @@ proxy:
   backend: http://127.0.0.1:9001
 EOF
 
-run check-config -c valid.yaml
+run check-config --syntax-only -c valid.yaml
 assert_exit 0
 assert_stderr "revgate: configuration valid.yaml is valid"
 assert_stdout ""
@@ -42,7 +42,7 @@ log:
   level: info
 EOF
 
-run check-config -c broken.yaml
+run check-config --syntax-only -c broken.yaml
 assert_exit 1
 assert_stderr 'broken.yaml:2:1: securePort: unknown key; did you mean http.securePort?
 broken.yaml:4:15: http.securePort: expected an integer from 0 to 65535, got "70000"
@@ -56,7 +56,7 @@ broken.yaml:15:3: log.level: duplicate key (first set at line 14); remove one of
 revgate: configuration broken.yaml has 9 error(s)'
 assert_stdout ""
 
-run check-config -c broken.yaml --print-config
+run check-config --syntax-only -c broken.yaml --print-config
 assert_exit 1
 assert_stdout ""
 
@@ -69,7 +69,7 @@ http:
       ocsp:
         timeout: eight
 EOF
-run REVGATE_HTTP_SECURPORT=1 check-config -c readme.yaml
+run REVGATE_HTTP_SECURPORT=1 check-config --syntax-only -c readme.yaml
 assert_exit 1
 assert_stderr 'environment: REVGATE_HTTP_SECURPORT: unknown setting; did you mean REVGATE_HTTP_SECUREPORT?
 readme.yaml:2:3: http.securPort: unknown key; did you mean securePort?
@@ -84,7 +84,7 @@ http:
       crl: false
       ocsp: false
 EOF
-run check-config -c contradiction.yaml
+run check-config --syntax-only -c contradiction.yaml
 assert_exit 1
 assert_stderr 'contradiction.yaml:3:5: http.mtls.certificateVerification: both crl and ocsp are disabled, so no certificate could ever be checked; enable one of them, or set certificateVerification: false
 revgate: configuration contradiction.yaml has 1 error(s)'
@@ -95,7 +95,7 @@ http:
     certificateVerification:
       failureMode: fail-open
 EOF
-run check-config -c failopen.yaml
+run check-config --syntax-only -c failopen.yaml
 assert_exit 0
 assert_stderr 'warning: failopen.yaml:4:20: http.mtls.certificateVerification.failureMode: fail-open admits a client whose revocation status cannot be determined
 revgate: configuration failopen.yaml is valid'
@@ -103,18 +103,18 @@ revgate: configuration failopen.yaml is valid'
 # --- YAML syntax errors carry file:line:col -----------------------------------------------
 
 printf 'http: securePort: 8443\n' >syntax.yaml
-run check-config -c syntax.yaml
+run check-config --syntax-only -c syntax.yaml
 assert_exit 1
 assert_stderr 'syntax.yaml:1:17: YAML syntax error: mapping values are not allowed in this context
 revgate: configuration syntax.yaml has 1 error(s)'
 
 printf 'http:\n\tsecurePort: 8443\n' >tab.yaml
-run check-config -c tab.yaml
+run check-config --syntax-only -c tab.yaml
 assert_exit 1
 assert_stderr 'tab.yaml:2:1: YAML syntax error: found character that cannot start any token while scanning for the next token
 revgate: configuration tab.yaml has 1 error(s)'
 
-run check-config -c does-not-exist.yaml
+run check-config --syntax-only -c does-not-exist.yaml
 assert_exit 1
 assert_stderr 'does-not-exist.yaml: cannot open configuration file: No such file or directory
 revgate: configuration does-not-exist.yaml has 1 error(s)'
@@ -126,57 +126,57 @@ http:
   securePort: 9000
 EOF
 
-run check-config -c port.yaml --print-config
+run check-config --syntax-only -c port.yaml --print-config
 assert_exit 0
 assert_line "file value and its origin" "$out" "  securePort: 9000  # port.yaml:2:15"
 assert_line "untouched key: default" "$out" "  threads: auto  # default"
 
-run REVGATE_HTTP_SECUREPORT=9443 check-config -c port.yaml --print-config
+run REVGATE_HTTP_SECUREPORT=9443 check-config --syntax-only -c port.yaml --print-config
 assert_exit 0
 assert_line "environment beats file" "$out" \
     "  securePort: 9443  # environment REVGATE_HTTP_SECUREPORT"
 assert_stderr "revgate: configuration port.yaml is valid"
 
-run REVGATE_HTTP_SECUREPORT=9443 check-config -c port.yaml --print-config \
+run REVGATE_HTTP_SECUREPORT=9443 check-config --syntax-only -c port.yaml --print-config \
     --set http.securePort=9555
 assert_exit 0
 assert_line "--set beats environment" "$out" \
     "  securePort: 9555  # command line --set http.securePort"
 
-run check-config -c port.yaml --print-config -s http.securePort=9555 -s http.securePort=9556
+run check-config --syntax-only -c port.yaml --print-config -s http.securePort=9555 -s http.securePort=9556
 assert_exit 0
 assert_line "the last --set wins" "$out" \
     "  securePort: 9556  # command line --set http.securePort"
 
 : >empty.yaml
-run REVGATE_HTTP_SECUREPORT=9443 check-config -c empty.yaml --print-config
+run REVGATE_HTTP_SECUREPORT=9443 check-config --syntax-only -c empty.yaml --print-config
 assert_exit 0
 assert_line "environment beats default" "$out" \
     "  securePort: 9443  # environment REVGATE_HTTP_SECUREPORT"
 
-run 'REVGATE_HTTP_HOST=127.0.0.1, ::1' check-config -c port.yaml --print-config
+run 'REVGATE_HTTP_HOST=127.0.0.1, ::1' check-config --syntax-only -c port.yaml --print-config
 assert_exit 0
 assert_line "a list from the environment is comma-separated" "$out" \
     '  host: ["127.0.0.1", "::1"]  # environment REVGATE_HTTP_HOST'
 
-run REVGATE_TLS_PRIVATEKEYPASSWORD=hunter2 check-config -c port.yaml --print-config
+run REVGATE_TLS_PRIVATEKEYPASSWORD=hunter2 check-config --syntax-only -c port.yaml --print-config
 assert_exit 0
 assert_line "secrets are printed redacted" "$out" \
     '  privateKeyPassword: "(redacted)"  # environment REVGATE_TLS_PRIVATEKEYPASSWORD'
 assert_not_contains "the secret itself is never printed" "$out$err" "hunter2"
 
 # Mistakes in overrides are reported with where they came from.
-run REVGATE_HTTP_SECURPORT=9443 check-config -c port.yaml
+run REVGATE_HTTP_SECURPORT=9443 check-config --syntax-only -c port.yaml
 assert_exit 1
 assert_stderr 'environment: REVGATE_HTTP_SECURPORT: unknown setting; did you mean REVGATE_HTTP_SECUREPORT?
 revgate: configuration port.yaml has 1 error(s)'
 
-run REVGATE_HTTP_SECUREPORT=abc check-config -c port.yaml
+run REVGATE_HTTP_SECUREPORT=abc check-config --syntax-only -c port.yaml
 assert_exit 1
 assert_stderr 'environment REVGATE_HTTP_SECUREPORT: http.securePort: expected an integer from 0 to 65535, got "abc"
 revgate: configuration port.yaml has 1 error(s)'
 
-run check-config -c port.yaml --set http.securPort=1 --set http=1
+run check-config --syntax-only -c port.yaml --set http.securPort=1 --set http=1
 assert_exit 1
 assert_stderr 'command line: http.securPort: unknown key; did you mean securePort?
 command line: http: is a section; set one of its keys
@@ -195,7 +195,7 @@ http:
       ocsp:
         cacheTtl: 86400000
 EOF
-run check-config -c durations.yaml --print-config
+run check-config --syntax-only -c durations.yaml --print-config
 assert_exit 0
 assert_line "milliseconds that are no whole second" "$out" "        timeout: 1500ms  # durations.yaml:5:18"
 assert_line "\"12h\" stays 12h" "$out" "        cacheTtl: 12h  # durations.yaml:6:19"
@@ -209,7 +209,7 @@ http:
       ocsp:
         cacheTtl: 8d
 EOF
-run check-config -c toolong.yaml
+run check-config --syntax-only -c toolong.yaml
 assert_exit 1
 assert_stderr 'toolong.yaml:5:19: http.mtls.certificateVerification.ocsp.cacheTtl: expected a duration from 1s to 7d, got "8d"
 revgate: configuration toolong.yaml has 1 error(s)'
@@ -221,28 +221,28 @@ rootPath: ~/state
 log:
   file: ~/logs/revgate.log
 EOF
-run HOME="$work" check-config -c home.yaml --print-config
+run HOME="$work" check-config --syntax-only -c home.yaml --print-config
 assert_exit 0
 assert_line "~ expands to HOME" "$out" "rootPath: \"$work/state\"  # home.yaml:1:11"
 assert_line "~ in log.file" "$out" "  file: \"$work/logs/revgate.log\"  # home.yaml:3:9"
 assert_line "tls paths derive from the expanded rootPath" "$out" \
     "  certificate: \"$work/state/keys/certificate.pem\"  # default (rootPath/keys)"
 
-run --unset=HOME check-config -c home.yaml
+run --unset=HOME check-config --syntax-only -c home.yaml
 assert_exit 1
 assert_stderr 'home.yaml:1:11: rootPath: cannot expand "~" in "~/state": HOME is not set; write an absolute path
 home.yaml:3:9: log.file: cannot expand "~" in "~/logs/revgate.log": HOME is not set; write an absolute path
 revgate: configuration home.yaml has 2 error(s)'
 
 printf 'log:\n  file: ~bob/revgate.log\n' >tilde-user.yaml
-run check-config -c tilde-user.yaml
+run check-config --syntax-only -c tilde-user.yaml
 assert_exit 1
 assert_stderr 'tilde-user.yaml:2:9: log.file: "~user" paths are not supported, got "~bob/revgate.log"; write an absolute path
 revgate: configuration tilde-user.yaml has 1 error(s)'
 
 mkdir sub
 printf 'log:\n  file: logs/revgate.log\n' >sub/relative.yaml
-run check-config -c "$work/sub/relative.yaml" --print-config
+run check-config --syntax-only -c "$work/sub/relative.yaml" --print-config
 assert_exit 0
 assert_line "a relative path is relative to the file" "$out" \
     "  file: \"$work/sub/logs/revgate.log\"  # $work/sub/relative.yaml:2:9"
@@ -277,7 +277,7 @@ log:
   level: debug
   access: false
 EOF
-run REVGATE_TLS_MINVERSION=TLSv1.3 check-config -c "$work/rich.yaml" --print-config \
+run REVGATE_TLS_MINVERSION=TLSv1.3 check-config --syntax-only -c "$work/rich.yaml" --print-config \
     --set proxy.keepalive=8
 assert_exit 0
 assert_line "print: header names the source" "$out" \
@@ -285,11 +285,11 @@ assert_line "print: header names the source" "$out" \
 printf '%s\n' "$out" >printed.yaml
 first=$out
 
-run check-config -c "$work/printed.yaml"
+run check-config --syntax-only -c "$work/printed.yaml"
 assert_exit 0
 assert_stderr "revgate: configuration $work/printed.yaml is valid"
 
-run check-config -c "$work/printed.yaml" --print-config
+run check-config --syntax-only -c "$work/printed.yaml" --print-config
 assert_exit 0
 assert_eq "round trip: the printed configuration means the same" \
     "$(printf '%s\n' "$first" | strip_origins)" "$(printf '%s\n' "$out" | strip_origins)"

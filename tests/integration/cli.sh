@@ -2,7 +2,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-commands="serve check-config version help"
+commands="serve check-config version cert help"
 
 cat >good.yaml <<'EOF'
 http:
@@ -105,7 +105,7 @@ run check-config extra
 assert_exit 2
 assert_stderr 'revgate: unexpected argument "extra"; see revgate --help'
 
-run check-config -c good.yaml --set nokey
+run check-config --syntax-only -c good.yaml --set nokey
 assert_exit 1
 assert_stderr 'command line: --set "nokey": expected KEY=VALUE, such as http.securePort=9443
 revgate: configuration good.yaml has 1 error(s)'
@@ -117,34 +117,34 @@ http:
   securePort: 99999
 EOF
 
-run -t -c good.yaml
+run -t --syntax-only -c good.yaml
 assert_exit 0
 assert_stderr "revgate: configuration good.yaml is valid"
 assert_stdout ""
 
-run -c good.yaml -t
+run -c good.yaml -t --syntax-only
 assert_exit 0
 assert_stderr "revgate: configuration good.yaml is valid"
 
-run --test --config good.yaml
+run --test --syntax-only --config good.yaml
 assert_exit 0
 assert_stderr "revgate: configuration good.yaml is valid"
 
-run serve -t -c good.yaml
+run serve -t --syntax-only -c good.yaml
 assert_exit 0
 assert_stderr "revgate: configuration good.yaml is valid"
 
 bad_stderr='bad.yaml:2:15: http.securePort: expected an integer from 0 to 65535, got "99999"
 revgate: configuration bad.yaml has 1 error(s)'
-run -t -c bad.yaml
+run -t --syntax-only -c bad.yaml
 assert_exit 1
 assert_stderr "$bad_stderr"
 t_err=$err
-run check-config -c bad.yaml
+run check-config --syntax-only -c bad.yaml
 assert_exit 1
 assert_eq "-t and check-config report the same" "$t_err" "$err"
 
-run -t -c missing.yaml
+run -t --syntax-only -c missing.yaml
 assert_exit 1
 assert_stderr 'missing.yaml: cannot open configuration file: No such file or directory
 revgate: configuration missing.yaml has 1 error(s)'

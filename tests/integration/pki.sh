@@ -38,7 +38,7 @@
 # stderr) when a step fails.
 
 PKI_ORG=${PKI_ORG:-revgate-test}
-PKI_DAYS=${PKI_DAYS:-30}
+PKI_DAYS=${PKI_DAYS:-90}	# past tls.expiryWarning (30d), so no test sees an "expires soon" warning
 
 # pki_date OFFSET_SECONDS: a UTC time in the format `openssl ca -startdate/-enddate` takes.
 pki_date() {

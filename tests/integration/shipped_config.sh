@@ -7,16 +7,16 @@
 shipped=$TOP_SRCDIR/conf/revgate.yaml
 [ -f "$shipped" ] || hard_error "$shipped does not exist"
 
-run check-config -c "$shipped"
+run check-config --syntax-only -c "$shipped"
 assert_exit 0
 assert_stderr "revgate: configuration $shipped is valid"
 assert_stdout ""
 
-run -t -c "$shipped"
+run -t --syntax-only -c "$shipped"
 assert_exit 0
 assert_stderr "revgate: configuration $shipped is valid"
 
-run check-config -c "$shipped" --print-config
+run check-config --syntax-only -c "$shipped" --print-config
 assert_exit 0
 first=$out
 # A few values its comments promise, read back as the effective configuration.
@@ -30,11 +30,11 @@ assert_line "revocation checking stays off while the shipped file keeps it comme
 assert_line "logs go to stderr by default" "$out" "  file: ~  # default"
 
 printf '%s\n' "$out" >printed.yaml
-run check-config -c "$work/printed.yaml"
+run check-config --syntax-only -c "$work/printed.yaml"
 assert_exit 0
 assert_stderr "revgate: configuration $work/printed.yaml is valid"
 
-run check-config -c "$work/printed.yaml" --print-config
+run check-config --syntax-only -c "$work/printed.yaml" --print-config
 assert_exit 0
 assert_eq "round trip: the printed configuration means the same" \
     "$(printf '%s\n' "$first" | strip_origins)" "$(printf '%s\n' "$out" | strip_origins)"
