@@ -365,6 +365,7 @@ tlscheck_parse_p12(struct tlscheck_report *r, const struct tlscheck_input *in, P
 	const char *pw = in->certificate_password, *path = in->certificate;
 	const char *label = in->label_certificate;
 
+	r->from_p12 = true;	/* even if it cannot be opened: tls.privateKey plays no part */
 	if (PKCS12_mac_present(p12) == 1) {
 		if (pw == NULL && PKCS12_verify_mac(p12, NULL, 0) != 1 &&
 		    PKCS12_verify_mac(p12, "", 0) != 1) {
@@ -387,7 +388,6 @@ tlscheck_parse_p12(struct tlscheck_report *r, const struct tlscheck_input *in, P
 		    label, path, tlscheck_ossl_reason());
 		return;
 	}
-	r->from_p12 = true;
 	tlscheck_add(r, "certificate", TLSCHECK_PASS, "%s \"%s\" is a PKCS#12 bundle of a "
 	    "certificate, its key and %d more certificate%s", label, path, sk_X509_num(r->chain),
 	    sk_X509_num(r->chain) == 1 ? "" : "s");
@@ -504,8 +504,8 @@ tlscheck_check_key_permissions(struct tlscheck_report *r, const struct tlscheck_
 	const char *label, *path = tlscheck_key_path(r, in, &label);
 	struct stat st;
 
-	if (path == NULL || stat(path, &st) != 0)
-		return;	/* the parse check said why */
+	if (path == NULL || r->key == NULL || stat(path, &st) != 0)
+		return;	/* the parse check said why (e.g. a certificate given as the key) */
 	if (in->skip_key_permissions) {
 		tlscheck_add(r, "key-permissions", TLSCHECK_PASS, "%s \"%s\": not checked "
 		    "(switched off)", label, path);

@@ -57,6 +57,16 @@ assert_contains "an expired certificate is refused with its date" "$err" \
     "tls.certificate \"$PKI_DIR/old.pem\" expired on "
 assert_contains "and the remedy" "$err" "; renew it"
 
+# A PKCS#12 bundle holds the key: without its password, only the bundle is named (the
+# default tls.privateKey path plays no part and must not be reported).
+pki_p12 server s3cret || hard_error "cannot make the PKCS#12 bundle"
+px_config "$work/p12-nopass.yaml" "tls.certificate=$PKI_DIR/server.p12"
+run check-config -c "$work/p12-nopass.yaml"
+assert_exit 1
+assert_contains "a PKCS#12 bundle without its password is named" "$err" \
+    "tls.certificate \"$PKI_DIR/server.p12\" is a password-protected PKCS#12 bundle; give its password with tls.certificatePassword"
+assert_not_contains "and tls.privateKey is not reported for it" "$err" "tls.privateKey"
+
 pki_encrypt_key server s3cret || hard_error "cannot encrypt the key"
 refused wrong-password "tls.privateKeyPassword: wrong password for tls.privateKey \
 \"$PKI_DIR/server.enc.key\"; give the password the key was encrypted with" \
@@ -156,6 +166,15 @@ assert_contains "cert check: an open key fails" "$out" "FAIL  key-permissions: -
 run REVGATE_SKIP_KEY_PERMISSION_CHECK=true cert check --cert "$PKI_DIR/server.pem" \
     --key "$work/open.key" --ca "$PKI_DIR/ca.pem"
 assert_exit 0
+
+# A certificate given as the key: one failure (no private key), not a permissions complaint.
+run cert check --cert "$PKI_DIR/server.pem" --key "$PKI_DIR/server.leaf.pem" \
+    --ca "$PKI_DIR/ca.pem"
+assert_exit 1
+assert_contains "cert check: a certificate given as --key fails private-key" "$out" \
+    "FAIL  private-key:"
+assert_not_contains "cert check: and says nothing of its permissions" "$out" \
+    "key-permissions"
 
 run cert check
 assert_exit 2
