@@ -17,6 +17,7 @@
 
 #include "certcmd.h"
 #include "conf.h"
+#include "devcert.h"
 #include "server.h"
 #include "suggest.h"
 #include "tlscheck.h"
@@ -310,6 +311,34 @@ cli_check_tls(const struct conf *cfg, const char *path)
 	return failed > 0 ? 1 : 0;
 }
 
+/*
+ * check-config writes nothing: where serve would generate development certificates it says so
+ * and skips the checks of files that do not exist yet; an incomplete set is an error, as at
+ * start-up.
+ */
+static int
+cli_check_tls_or_devcert(const struct conf *cfg, const char *path)
+{
+	char msg[2048];
+
+	switch (devcert_inspect(cfg, msg, sizeof(msg))) {
+	case DEVCERT_CONFIGURED:
+	case DEVCERT_PRESENT:
+		return cli_check_tls(cfg, path);
+	case DEVCERT_PARTIAL:
+		fprintf(stderr, "%s\nrevgate: configuration %s has 1 TLS error(s)\n", msg,
+		    path != NULL ? path : "(defaults)");
+		return 1;
+	case DEVCERT_ABSENT:
+		fprintf(stderr, "notice: tls.certificate %s and tls.privateKey %s do not exist: "
+		    "revgate serve will generate development certificates (not for production) in "
+		    "%s/keys at start\n", cfg->tls.certificate, cfg->tls.private_key,
+		    cfg->root_path);
+		return 0;
+	}
+	return 1;
+}
+
 /* The shared body of serve and check-config. */
 static int
 cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)(FILE *))
@@ -332,7 +361,7 @@ cli_run_conf_command(int argc, char **argv, char **envp, bool test, void (*help)
 	if (args.print || args.test) {
 		if (args.print)
 			conf_print(cfg, stdout);
-		rc = args.test && !args.syntax_only ? cli_check_tls(cfg, args.path) : 0;
+		rc = args.test && !args.syntax_only ? cli_check_tls_or_devcert(cfg, args.path) : 0;
 		if (args.test && rc == 0)
 			fprintf(stderr, "revgate: configuration %s is valid\n",
 			    args.path != NULL ? args.path : "(defaults)");

@@ -1,6 +1,6 @@
 /*
  * pki: keys, certificates and the files that hold them, for the `revgate cert` commands, the
- * tests, and (later) the development certificates the daemon makes out of the box.
+ * tests, and the development certificates the daemon makes out of the box (devcert).
  *
  * Nothing here prints. A failure returns -1 (or NULL) and leaves one sentence in a struct
  * pki_err: what failed, the path or value involved, and the OpenSSL reason when there is one.

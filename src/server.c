@@ -19,6 +19,7 @@
 
 #include "accesslog.h"
 #include "admin.h"
+#include "devcert.h"
 #include "listen.h"
 #include "log.h"
 #include "revoke.h"
@@ -51,6 +52,8 @@ struct server {
 	bool				 trust_known;
 	time_t				 cert_not_after;	/* tls.certificate's notAfter */
 	bool				 cert_not_after_known;
+	uint16_t			 https_port;	/* the first http.host's bound port */
+	bool				 devcert_made;	/* generated at this start */
 	bool				 draining;
 	bool				 failed;	/* stopped for a reason other than a signal */
 	bool				 curl_ready;	/* curl_global_init ran */
@@ -195,6 +198,54 @@ server_check_tls(const struct conf *cfg, time_t *not_after, bool *known)
 	return rc;
 }
 
+/*
+ * Development certificates are made at start only, before any thread exists: a reload that
+ * finds the set missing or incomplete is refused with the reason instead of generating.
+ */
+static int
+server_check_devcert_reload(const struct conf *fresh)
+{
+	char msg[SERVER_ERR_MAX];
+
+	switch (devcert_inspect(fresh, msg, sizeof(msg))) {
+	case DEVCERT_CONFIGURED:
+	case DEVCERT_PRESENT:
+		return 0;
+	case DEVCERT_PARTIAL:
+		log_error("%s", msg);
+		return -1;
+	case DEVCERT_ABSENT:
+		log_error("tls.certificate %s and tls.privateKey %s do not exist; development "
+		    "certificates are generated only when revgate starts, never on reload: restore "
+		    "the files, or restart revgate to have a new development set generated",
+		    fresh->tls.certificate, fresh->tls.private_key);
+		return -1;
+	}
+	return -1;
+}
+
+/*
+ * Generates the development certificates when the configuration leaves tls.* to them and they
+ * are missing. Runs before the TLS files are checked, while no thread exists yet.
+ */
+static int
+server_ensure_devcert(struct server *srv, const struct conf *cfg)
+{
+	char err[SERVER_ERR_MAX];
+
+	switch (devcert_ensure(cfg, err, sizeof(err))) {
+	case 1:
+		srv->devcert_made = true;
+		devcert_log_generated(cfg);
+		return 0;
+	case 0:
+		return 0;
+	default:
+		log_error("%s", err);
+		return -1;
+	}
+}
+
 /* Remembers the trust anchors' file state, to notice a reload that changes them. */
 static void
 server_note_trust(struct server *srv, const struct conf *cfg)
@@ -277,7 +328,8 @@ server_reload(struct server *srv)
 		return;
 	}
 	server_warn_restart_keys(server_cfg(srv), fresh);
-	if (server_check_tls(fresh, &not_after, &not_after_known) == -1) {
+	if (server_check_devcert_reload(fresh) == -1 ||
+	    server_check_tls(fresh, &not_after, &not_after_known) == -1) {
 		log_error("configuration reload failed: the TLS files did not pass their checks; "
 		    "keeping the running configuration");
 		server_apply_logging(server_cfg(srv));
@@ -500,6 +552,8 @@ server_open_listeners(struct server *srv, int *fds, unsigned nworkers)
 			if (w == 0)
 				port = listen_port(fd);
 		}
+		if (h == 0)
+			srv->https_port = port;
 		listen_format(host, port, where, sizeof(where));
 		log_info("https listener bound to %s (%u worker threads)", where, nworkers);
 	}
@@ -695,6 +749,11 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		conf_free(cfg);
 		goto out;
 	}
+	if (server_ensure_devcert(&srv, cfg) == -1) {
+		log_error("refusing to start without a complete set of TLS files");
+		conf_free(cfg);
+		goto out;
+	}
 	if ((srv.keys = tlsctx_keys_new()) == NULL) {
 		log_error("cannot create session ticket keys: the random generator failed");
 		conf_free(cfg);
@@ -731,6 +790,8 @@ server_run(const struct server_options *opts, struct conf *cfg)
 	if (server_start_workers(&srv) == -1)
 		goto out;
 	server_on_ready_poll(-1, 0, &srv);
+	if (srv.devcert_made || devcert_in_use(cfg))
+		devcert_log_usage(cfg, srv.https_port, srv.devcert_made);
 	log_info("revgate %s started (configuration: %s, pid %ld)", PACKAGE_VERSION,
 	    opts->config_path != NULL ? opts->config_path : "defaults only", (long)getpid());
 	if (event_base_dispatch(srv.base) == -1) {
