@@ -32,6 +32,7 @@
 #define PROXY_RESPONSE_HEAD_MAX	(64 * 1024)
 #define PROXY_LOG_TARGET_MAX	512
 #define PROXY_NO_BACKEND	SIZE_MAX
+#define PROXY_TLS_RECORD	16384	/* the most plaintext one TLS record carries */
 
 enum proxy_state {
 	PROXY_HANDSHAKE,	/* TLS handshake under way */
@@ -881,7 +882,34 @@ proxy_response_done(struct proxy_conn *c)
 	(void)proxy_read_request(c);		/* a pipelined request may be waiting */
 }
 
-/* Moves response body bytes to the client. Returns 0, or -1 when C closed. */
+/*
+ * Response bytes gather in the worker's stage and reach the client in one piece.
+ * bufferevent_openssl writes every evbuffer chain it is handed as a TLS record of its own, with
+ * a write(2) of its own, the moment it is added: a head and a small body added one after the
+ * other would leave as two records and two TCP segments. Made contiguous first (a copy only
+ * when the first record's worth spans several chains), they leave as one. The stage is empty
+ * whenever control returns to the loop.
+ */
+static void
+proxy_stage_flush(struct proxy_conn *c)
+{
+	struct evbuffer *stage = c->ctx->stage;
+	size_t len = evbuffer_get_length(stage);
+
+	if (len == 0)
+		return;
+	evbuffer_pullup(stage, (ev_ssize_t)(len < PROXY_TLS_RECORD ? len : PROXY_TLS_RECORD));
+	evbuffer_add_buffer(bufferevent_get_output(c->client), stage);
+}
+
+/* Drops what the stage holds: the connection dies without sending it. */
+static void
+proxy_stage_discard(struct proxy_conn *c)
+{
+	evbuffer_drain(c->ctx->stage, evbuffer_get_length(c->ctx->stage));
+}
+
+/* Moves response body bytes (after what the stage holds) to the client. 0, or -1: C closed. */
 static int
 proxy_pump_response(struct proxy_conn *c)
 {
@@ -892,17 +920,19 @@ proxy_pump_response(struct proxy_conn *c)
 	bool done = r->resp_framing == HTTP1_BODY_NONE;
 	long moved;
 
-	moved = proxy_move_body(in, out, r->resp_framing, &r->resp_remaining, &r->resp_chunked,
-	    &payload, &done);
+	moved = proxy_move_body(in, c->ctx->stage, r->resp_framing, &r->resp_remaining,
+	    &r->resp_chunked, &payload, &done);
 	if (moved < 0) {
 		log_warn("conn %u-%" PRIu64 " %s: backend %s sent a malformed chunked body",
 		    c->ctx->worker_id, c->id, c->peer, upstream_name(c->ctx->pool, r->backend));
+		proxy_stage_discard(c);
 		r->error = "backend-bad-chunked-body";
 		proxy_access_log(c);
 		proxy_conn_free(c);
 		return -1;
 	}
 	r->bytes_out += (uint64_t)moved;
+	proxy_stage_flush(c);
 	if (done) {
 		proxy_response_done(c);
 		return -1;	/* C may have been reset or freed: the caller stops here */
@@ -951,8 +981,7 @@ static int
 proxy_send_response_head(struct proxy_conn *c, const struct http1_head *h)
 {
 	struct proxy_req *r = &c->req;
-	struct evbuffer *out = bufferevent_get_output(c->client);
-	size_t before = evbuffer_get_length(out);
+	struct evbuffer *stage = c->ctx->stage;
 	bool upgrade = h->status == 101;
 
 	r->resp_head_done = true;
@@ -963,15 +992,17 @@ proxy_send_response_head(struct proxy_conn *c, const struct http1_head *h)
 	/* The client connection survives only if both messages end cleanly by their framing. */
 	r->client_keep_alive = r->keep_alive && h->framing != HTTP1_BODY_UNTIL_CLOSE &&
 	    !upgrade && (r->body_done || r->framing == HTTP1_BODY_NONE);
-	if (forward_response_head(h, r->minor, r->client_keep_alive, upgrade, out) == -1) {
+	if (forward_response_head(h, r->minor, r->client_keep_alive, upgrade, stage) == -1) {
+		proxy_stage_discard(c);
 		proxy_conn_free(c);
 		return -1;
 	}
 	r->resp_started = true;
-	r->bytes_out += evbuffer_get_length(out) - before;
+	r->bytes_out += evbuffer_get_length(stage);
 	evbuffer_drain(bufferevent_get_input(c->up->bev), h->head_len);
 	upstream_mark_up(c->ctx->pool, r->backend);
 	if (upgrade) {
+		proxy_stage_flush(c);
 		proxy_tunnel_start(c);
 		proxy_pump_tunnel(c);
 		return 0;
@@ -1230,13 +1261,22 @@ proxy_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- accepting --------------------------------------------------------------------------- */
 
-void
+int
 proxy_ctx_init(struct proxy_ctx *ctx, struct event_base *base, unsigned worker_id)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->base = base;
 	ctx->worker_id = worker_id;
 	TAILQ_INIT(&ctx->conns);
+	return (ctx->stage = evbuffer_new()) != NULL ? 0 : -1;
+}
+
+void
+proxy_ctx_clear(struct proxy_ctx *ctx)
+{
+	if (ctx->stage != NULL)
+		evbuffer_free(ctx->stage);
+	ctx->stage = NULL;
 }
 
 static void

@@ -29,6 +29,7 @@ struct proxy_ctx {
 	struct runtime			*rt;		/* borrowed: the worker holds a reference */
 	struct upstream_pool		*pool;		/* borrowed */
 	TAILQ_HEAD(, proxy_conn)	 conns;
+	struct evbuffer			*stage;		/* owned: a response's first bytes */
 	size_t				 nconns;
 	bool				 draining;	/* finish what runs, start nothing new */
 	unsigned			 worker_id;
@@ -41,8 +42,11 @@ struct proxy_ctx {
 	void				*arg;
 };
 
-/* Initialises CTX for a worker running BASE. */
-void proxy_ctx_init(struct proxy_ctx *ctx, struct event_base *base, unsigned worker_id);
+/* Initialises CTX for a worker running BASE. Returns 0, or -1 when memory runs out. */
+int proxy_ctx_init(struct proxy_ctx *ctx, struct event_base *base, unsigned worker_id);
+
+/* Frees what proxy_ctx_init made; close every connection first. A zeroed CTX is fine. */
+void proxy_ctx_clear(struct proxy_ctx *ctx);
 
 /*
  * Takes over the accepted socket FD from PEER: starts the TLS handshake under ctx->rt.

@@ -192,9 +192,9 @@ worker_new(unsigned id, struct runtime *rt, const int *fds, size_t nfds,
 	if ((w->base = worker_base_new()) == NULL ||
 	    (w->mailbox = event_new(w->base, -1, 0, worker_on_mail, w)) == NULL ||
 	    (w->resume = evtimer_new(w->base, worker_on_resume, w)) == NULL ||
-	    (w->pool = upstream_pool_new(w->base)) == NULL)
+	    (w->pool = upstream_pool_new(w->base)) == NULL ||
+	    proxy_ctx_init(&w->proxy, w->base, id) == -1)
 		goto fail;
-	proxy_ctx_init(&w->proxy, w->base, id);
 	w->proxy.pool = w->pool;
 	w->proxy.post = worker_post;
 	w->proxy.post_ctx = w;
@@ -319,6 +319,7 @@ worker_free(struct worker *w)
 	w->tasks = w->tasks_tail = NULL;
 	worker_close_listeners(w);
 	proxy_close_all(&w->proxy);
+	proxy_ctx_clear(&w->proxy);
 	upstream_pool_free(w->pool);
 	if (w->mailbox != NULL)
 		event_free(w->mailbox);
