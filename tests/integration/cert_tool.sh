@@ -4,7 +4,9 @@
 # refusal to overwrite; clear errors; revoke and gen-crl (signature, entries, CRL numbers);
 # `openssl ocsp -index` on the CA's index answering good and revoked; show; and end to end:
 # revgate serving the node certificate admits alice (200) and refuses revoked bob (403) with
-# the CRL the tool made, fetched from the URL the tool wrote into the certificates.
+# the CRL the tool made, fetched from the URL the tool wrote into the certificates; and with
+# revgate's own commands only: a crl.files CRL that gen-crl rewrites in place cuts off a client
+# revoked while revgate runs.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/revlib.sh"
 
@@ -290,5 +292,29 @@ assert_eq "alice is admitted (the server certificate matches localhost)" 200 "$(
 assert_eq "bob, revoked by the tool, is refused" 403 "$(as bob)"
 assert_ge "revgate fetched the CRL from the URL the tool put in the certificates" \
     "$(rv_count /pki.crl)" 1
+px_stop_revgate
+assert_eq "revgate exits 0 on SIGTERM" 0 "$rc"
+
+# --- revgate's own commands only: a crl.files CRL that `revgate cert` rewrites ---------------
+ok "gen-crl for crl.files" cert gen-crl "${CA[@]}" --out "$t/static.crl.pem"
+rv_config "$work/static.yaml" "tls.certificate=$t/node/node.crt" \
+    "tls.privateKey=$t/node/node.key" "tls.certificateAuthority=$t/ca/ca.crt" \
+    "$cv.failureMode=fail-closed" "$cv.ocsp.enabled=false" \
+    "$cv.crl.files=[\"$t/static.crl.pem\"]"
+rv_reset_counts
+px_start_revgate "$work/static.yaml"
+assert_eq "crl.files: carol is admitted before her revocation" 200 "$(as carol)"
+assert_eq "crl.files: bob is refused" 403 "$(as bob)"
+ok "revoke carol" cert revoke "${CA[@]}" --cert "$t/clients/client.carol.crt"
+ok "publish the new CRL in place" cert gen-crl "${CA[@]}" --out "$t/static.crl.pem"
+got=""
+for _ in $(seq 1 40); do
+	got=$(as carol)
+	[ "$got" = 403 ] && break
+	sleep 0.25
+done
+assert_eq "crl.files: carol is refused within 10 s, without a restart" 403 "$got"
+assert_eq "crl.files: alice is still admitted" 200 "$(as alice)"
+assert_eq "crl.files: the distribution point was not needed" 0 "$(rv_count /pki.crl)"
 px_stop_revgate
 assert_eq "revgate exits 0 on SIGTERM" 0 "$rc"
