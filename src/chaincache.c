@@ -5,10 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
+#include <openssl/asn1.h>
 #include <openssl/x509v3.h>
 
 #include "ttlcache.h"
@@ -20,10 +21,11 @@
 #define CHAINCACHE_ENTRY_BYTES	4096
 /* Entries do not expire by time: a chain stays valid while the trust anchors do. */
 #define CHAINCACHE_KEEP_MS	((int64_t)365 * 24 * 3600 * 1000)
+#define CHAINCACHE_KEY_MAX	1024	/* issuer DER + serial; larger ones are not cached */
 
 struct chaincache {
 	pthread_mutex_t	 lock;
-	struct ttlcache	*map;		/* leaf SHA-1 -> STACK_OF(X509); NULL after ENOMEM */
+	struct ttlcache	*map;		/* issuer DER + serial -> STACK_OF(X509); NULL after ENOMEM */
 	size_t		 max_entries;
 };
 
@@ -50,18 +52,44 @@ chaincache_now_ms(void)
 }
 
 /*
- * The leaf's SHA-1, which OpenSSL computed when it decoded the certificate: asking for it
- * after the extensions are cached is a copy, not a hash. Only a key; hits compare encodings.
+ * The key of LEAF: its issuer's DER name and its serial, which identify a certificate among
+ * those a CA issued. Read from what decoding left in place: a resumed session's leaf was just
+ * decoded from its ticket, and hashing it or caching its extensions would cost more than the
+ * rest of the lookup. Returns the key length, or 0 when the key would not fit (no caching).
  */
-static int
-chaincache_key(X509 *leaf, unsigned char key[EVP_MAX_MD_SIZE], unsigned int *len)
+static size_t
+chaincache_key(X509 *leaf, unsigned char key[CHAINCACHE_KEY_MAX])
 {
-	X509_check_purpose(leaf, -1, 0);
-	if (X509_digest(leaf, EVP_sha1(), key, len) != 1) {
+	const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
+	const unsigned char *name;
+	size_t namelen;
+	int seriallen = ASN1_STRING_length(serial);
+
+	if (X509_NAME_get0_der(X509_get_issuer_name(leaf), &name, &namelen) != 1 ||
+	    seriallen <= 0 || namelen + (size_t)seriallen > CHAINCACHE_KEY_MAX) {
 		ERR_clear_error();
-		return -1;
+		return 0;
 	}
-	return 0;
+	memcpy(key, name, namelen);
+	memcpy(key + namelen, ASN1_STRING_get0_data(serial), (size_t)seriallen);
+	return namelen + (size_t)seriallen;
+}
+
+/*
+ * The same certificate as A? Both were verified against the same CA (one in a full handshake,
+ * one when its session began), so equal issuer and serial and an equal signature value mean
+ * equal signed content: a CA's signature covers the whole certificate.
+ */
+static bool
+chaincache_same(X509 *a, X509 *b)
+{
+	const ASN1_BIT_STRING *sa, *sb;
+
+	X509_get0_signature(&sa, NULL, a);
+	X509_get0_signature(&sb, NULL, b);
+	return ASN1_STRING_cmp(sa, sb) == 0 &&
+	    ASN1_INTEGER_cmp(X509_get0_serialNumber(a), X509_get0_serialNumber(b)) == 0 &&
+	    X509_NAME_cmp(X509_get_issuer_name(a), X509_get_issuer_name(b)) == 0;
 }
 
 struct chaincache *
@@ -83,13 +111,13 @@ chaincache_new(size_t max_entries)
 void
 chaincache_put(struct chaincache *cc, STACK_OF(X509) *chain)
 {
-	unsigned char key[EVP_MAX_MD_SIZE];
-	unsigned int len;
+	unsigned char key[CHAINCACHE_KEY_MAX];
+	size_t len;
 	STACK_OF(X509) *copy;
 	bool fresh;
 	int64_t now = chaincache_now_ms();
 
-	if (sk_X509_num(chain) < 1 || chaincache_key(sk_X509_value(chain, 0), key, &len) == -1)
+	if (sk_X509_num(chain) < 1 || (len = chaincache_key(sk_X509_value(chain, 0), key)) == 0)
 		return;
 	pthread_mutex_lock(&cc->lock);
 	if (cc->map != NULL && ttlcache_get(cc->map, key, len, now, &fresh) == NULL &&
@@ -103,17 +131,17 @@ chaincache_put(struct chaincache *cc, STACK_OF(X509) *chain)
 STACK_OF(X509) *
 chaincache_get1(struct chaincache *cc, X509 *leaf)
 {
-	unsigned char key[EVP_MAX_MD_SIZE];
-	unsigned int len;
+	unsigned char key[CHAINCACHE_KEY_MAX];
+	size_t len;
 	STACK_OF(X509) *chain, *copy = NULL;
 	bool fresh;
 
-	if (chaincache_key(leaf, key, &len) == -1)
+	if ((len = chaincache_key(leaf, key)) == 0)
 		return NULL;
 	pthread_mutex_lock(&cc->lock);
 	chain = cc->map == NULL ? NULL :
 	    ttlcache_get(cc->map, key, len, chaincache_now_ms(), &fresh);
-	if (chain != NULL && X509_cmp(sk_X509_value(chain, 0), leaf) == 0)
+	if (chain != NULL && chaincache_same(sk_X509_value(chain, 0), leaf))
 		copy = X509_chain_up_ref(chain);
 	pthread_mutex_unlock(&cc->lock);
 	return copy;

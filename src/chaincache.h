@@ -27,7 +27,7 @@ struct chaincache *chaincache_new(size_t max_entries);
 void chaincache_put(struct chaincache *cc, STACK_OF(X509) *chain);
 
 /*
- * The chain remembered for LEAF (compared by encoding, not only by digest), as a new stack
+ * The chain remembered for LEAF (by issuer and serial, confirmed by signature), as a new stack
  * the caller frees with sk_X509_pop_free(..., X509_free); NULL when none is known.
  */
 STACK_OF(X509) *chaincache_get1(struct chaincache *cc, X509 *leaf);

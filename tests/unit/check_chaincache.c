@@ -95,6 +95,39 @@ START_TEST(test_miss_for_other_leaf)
 }
 END_TEST
 
+/* A CA that reused a serial: same issuer and serial, another certificate. Never confused. */
+START_TEST(test_reused_serial_is_another_certificate)
+{
+	struct chaincache *cc = chaincache_new(8);
+	EVP_PKEY *k1 = testpki_key_new(), *k2 = testpki_key_new();
+	X509_NAME *n1 = testpki_name("CN", "first", NULL), *n2 = testpki_name("CN", "second", NULL);
+	struct testpki_cert_spec s1 = { n1, k1, inter.cert, inter.key, "1234", -60, 3600,
+	    testpki_ext_client };
+	struct testpki_cert_spec s2 = { n2, k2, inter.cert, inter.key, "1234", -60, 3600,
+	    testpki_ext_client };
+	X509 *first = testpki_cert_new(&s1), *second = testpki_cert_new(&s2);
+	STACK_OF(X509) *chain = sk_X509_new_null(), *got;
+
+	X509_up_ref(first);
+	sk_X509_push(chain, first);
+	X509_up_ref(inter.cert);
+	sk_X509_push(chain, inter.cert);
+	chaincache_put(cc, chain);
+	ck_assert_ptr_null(chaincache_get1(cc, second));
+	got = chaincache_get1(cc, first);
+	ck_assert_ptr_nonnull(got);
+	sk_X509_pop_free(got, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(first);
+	X509_free(second);
+	X509_NAME_free(n1);
+	X509_NAME_free(n2);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	chaincache_free(cc);
+}
+END_TEST
+
 START_TEST(test_put_twice_keeps_one)
 {
 	struct chaincache *cc = chaincache_new(8);
@@ -167,6 +200,7 @@ chaincache_suite(void)
 
 	tcase_add_test(tc, test_hit_by_encoding);
 	tcase_add_test(tc, test_miss_for_other_leaf);
+	tcase_add_test(tc, test_reused_serial_is_another_certificate);
 	tcase_add_test(tc, test_put_twice_keeps_one);
 	tcase_add_test(tc, test_bounded_lru);
 	tcase_add_test(tc, test_clear_forgets);
