@@ -330,6 +330,29 @@ def verdict(key, target, r, n):
     return "met" if n and r / n >= need else "NOT met"
 
 
+def read_lines(path):
+    """The non-empty lines of PATH without their newlines; none if it does not exist."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def print_problems(resdir):
+    """Prints the run's problems and noise notes (from RESDIR) under the table; returns both."""
+    problems = read_lines(os.path.join(resdir, "problems.txt"))
+    noise = read_lines(os.path.join(resdir, "noise.txt"))
+    if problems:
+        print("\nProblems:")
+        for p in problems:
+            print("  - " + p)
+    if noise:
+        print("\nNoise (other processes' CPU during a measurement, >= 15% of a core):")
+        for p in noise:
+            print("  - " + p)
+    return problems, noise
+
+
 def cmd_report(resdir, meta_path, md_path):
     meta = load_env(meta_path)
     rg = values(load_env(os.path.join(resdir, "revgate.env")))
@@ -353,20 +376,7 @@ def cmd_report(resdir, meta_path, md_path):
     for row in rows:
         print("  ".join(("%-*s" if i == 0 else "%*s") % (widths[i], row[i])
                         for i in range(5)).rstrip())
-    problems = []
-    if os.path.exists(os.path.join(resdir, "problems.txt")):
-        problems = [p.rstrip("\n") for p in open(os.path.join(resdir, "problems.txt")) if p.strip()]
-    noise = []
-    if os.path.exists(os.path.join(resdir, "noise.txt")):
-        noise = [p.rstrip("\n") for p in open(os.path.join(resdir, "noise.txt")) if p.strip()]
-    if problems:
-        print("\nProblems:")
-        for p in problems:
-            print("  - " + p)
-    if noise:
-        print("\nNoise (other processes' CPU during a measurement, >= 15% of a core):")
-        for p in noise:
-            print("  - " + p)
+    problems, noise = print_problems(resdir)
     if md_path == "-":
         return
     out = []
@@ -663,21 +673,7 @@ def cmd_revreport(resdir, meta_path, md_path):
     text_table(head, table)
     print()
     text_table(rhead, rtable)
-    problems = []
-    if os.path.exists(os.path.join(resdir, "problems.txt")):
-        problems = [p.rstrip("\n") for p in open(os.path.join(resdir, "problems.txt"))
-                    if p.strip()]
-    noise = []
-    if os.path.exists(os.path.join(resdir, "noise.txt")):
-        noise = [p.rstrip("\n") for p in open(os.path.join(resdir, "noise.txt")) if p.strip()]
-    if problems:
-        print("\nProblems:")
-        for p in problems:
-            print("  - " + p)
-    if noise:
-        print("\nNoise (other processes' CPU during a measurement, >= 15% of a core):")
-        for p in noise:
-            print("  - " + p)
+    problems, noise = print_problems(resdir)
     if md_path == "-":
         return
     out = []

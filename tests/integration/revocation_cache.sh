@@ -50,19 +50,26 @@ for i in 1 2 3 4 5; do
 done
 assert_eq "OCSP: five connections, one request to the responder" 1 "$(rv_count /ocsp)"
 
+# burst NAME N: N concurrent new connections as client NAME, each one request; waits for all
+# (25 s at most each) and sets codes to the tally of their statuses ("N 200" when all pass).
+# Responses are in $work/NAME-I.out.
+burst() {
+	local name=$1 n=$2 i pid pids=()
+	for i in $(seq 1 "$n"); do
+		px_curl_as "$name" -o "$work/$name-$i.out" -w '%{http_code}' "$rg_url/echo" \
+		    >"$work/$name-$i.code" 2>"$work/$name-$i.err" &
+		pids+=($!)
+		track "$!"
+	done
+	for pid in "${pids[@]}"; do
+		wait_exit "$pid" 25 || fail "a concurrent request ends within 25 s"
+	done
+	codes=$(for i in $(seq 1 "$n"); do cat "$work/$name-$i.code"; echo; done | sort |
+	    uniq -c | sed 's/^ *//')
+}
+
 # 30 concurrent new connections, cold cache, slow CRL server.
-burst_pids=()
-for i in $(seq 1 30); do
-	px_curl_as burst -o "$work/burst-$i.out" -w '%{http_code}' "$rg_url/echo" \
-	    >"$work/burst-$i.code" 2>"$work/burst-$i.err" &
-	burst_pids+=($!)
-	track "$!"
-done
-for pid in "${burst_pids[@]}"; do
-	wait_exit "$pid" 25 || fail "a concurrent request ends within 25 s"
-done
-codes=$(for f in "$work"/burst-*.code; do echo "$(cat "$f")"; done | sort | uniq -c |
-    sed 's/^ *//')
+burst burst 30
 assert_eq "CRL: 30 concurrent connections on a cold cache all get 200" "30 200" "$codes"
 bad=0
 for i in $(seq 1 30); do
@@ -74,18 +81,7 @@ assert_eq "CRL: 30 concurrent connections, one download of /burst.crl" 1 \
     "$(rv_count /burst.crl)"
 
 rv_reset_counts
-burst_pids=()
-for i in $(seq 1 10); do
-	px_curl_as oburst -o "$work/oburst-$i.out" -w '%{http_code}' "$rg_url/echo" \
-	    >"$work/oburst-$i.code" 2>"$work/oburst-$i.err" &
-	burst_pids+=($!)
-	track "$!"
-done
-for pid in "${burst_pids[@]}"; do
-	wait_exit "$pid" 25 || fail "a concurrent request ends within 25 s"
-done
-codes=$(for f in "$work"/oburst-*.code; do echo "$(cat "$f")"; done | sort | uniq -c |
-    sed 's/^ *//')
+burst oburst 10
 assert_eq "OCSP: 10 concurrent connections on a cold cache all get 200" "10 200" "$codes"
 assert_eq "OCSP: 10 concurrent connections, one request to the responder" 1 \
     "$(rv_count /ocsp)"
