@@ -441,7 +441,11 @@ server_on_rotate(evutil_socket_t fd, short what, void *arg)
 		log_debug("session ticket keys rotated");
 }
 
-/* /readyz turns ready once the CRLs known at start are loaded. */
+/*
+ * /readyz turns ready once the listeners are up and, with revocation checking on, the CRLs
+ * known at start are loaded. Without it there is nothing to wait for: readiness must not
+ * depend on when the (idle) revocation thread gets scheduled.
+ */
 static void
 server_on_ready_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -450,7 +454,7 @@ server_on_ready_poll(evutil_socket_t fd, short what, void *arg)
 
 	if (srv->draining)
 		return;
-	if (!revoker_ready(srv->revoker)) {
+	if (revoker_enabled(srv->revoker) && !revoker_ready(srv->revoker)) {
 		evtimer_add(srv->ready_poll, &soon);
 		return;
 	}
