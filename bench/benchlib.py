@@ -330,6 +330,16 @@ def verdict(key, target, r, n):
     return "met" if n and r / n >= need else "NOT met"
 
 
+def machine_line(meta):
+    """The record's "Machine:" line: cores, CPU, memory, and how quiet the machine was."""
+    return ("- Machine: %s cores (nproc), %s, %s GiB RAM; load average at the start "
+            "(before the build): %s; CPU used by other processes in the %s s before the "
+            "measurements: %s%% of one core" % (
+                meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("mem_gib", "?"),
+                meta.get("load_start", "?"), meta.get("quiet_seconds", "?"),
+                meta.get("quiet_other_pct", "?")))
+
+
 def read_lines(path):
     """The non-empty lines of PATH without their newlines; none if it does not exist."""
     if not os.path.exists(path):
@@ -382,12 +392,7 @@ def cmd_report(resdir, meta_path, md_path):
     out = []
     out.append("## Run of %s\n" % meta.get("date", "?"))
     out.append("- Command: `%s`" % meta.get("command", "bench/run"))
-    out.append("- Machine: %s cores (nproc), %s, %s GiB RAM; load average at the start "
-               "(before the build): %s; CPU used by other processes in the %s s before the "
-               "measurements: %s%% of one core" % (
-                   meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("mem_gib", "?"),
-                   meta.get("load_start", "?"), meta.get("quiet_seconds", "?"),
-                   meta.get("quiet_other_pct", "?")))
+    out.append(machine_line(meta))
     out.append("- Software: %s; %s; nginx %s; wrk %s; h2load %s; kernel %s" % (
         meta.get("openssl", "?"), meta.get("revgate", "?"), meta.get("nginx", "?"),
         meta.get("wrk", "?"), meta.get("h2load", "?"), meta.get("kernel", "?")))
@@ -679,12 +684,7 @@ def cmd_revreport(resdir, meta_path, md_path):
     out = []
     out.append("### Revocation run of %s\n" % meta.get("date", "?"))
     out.append("- Command: `%s`" % meta.get("command", "bench/run --revocation"))
-    out.append("- Machine: %s cores (nproc), %s, %s GiB RAM; load average at the start "
-               "(before the build): %s; CPU used by other processes in the %s s before the "
-               "measurements: %s%% of one core" % (
-                   meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("mem_gib", "?"),
-                   meta.get("load_start", "?"), meta.get("quiet_seconds", "?"),
-                   meta.get("quiet_other_pct", "?")))
+    out.append(machine_line(meta))
     out.append("- Software: %s; %s; nginx %s; wrk %s; kernel %s" % (
         meta.get("openssl", "?"), meta.get("revgate", "?"), meta.get("nginx", "?"),
         meta.get("wrk", "?"), meta.get("kernel", "?")))
