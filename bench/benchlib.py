@@ -363,6 +363,49 @@ def print_problems(resdir):
     return problems, noise
 
 
+# the handshake rows, for the four resumption set-ups side by side
+RESUMPTION_ROWS = [
+    ("Full handshakes/s (wrk, Connection: close)", "full_rps", "{:,.0f}", "high"),
+    ("  proxy CPU per handshake (us)", "full_cpu_us", "{:.0f}", "low"),
+    ("Full handshakes/s, cross-check (resume --no-resume)", "fullx_cps", "{:,.0f}", "high"),
+    ("Resumed handshakes/s (resume)", "res_cps", "{:,.0f}", "high"),
+    ("  resumed fraction (of the tickets offered)", "res_fraction", "{:.4f}", None),
+    ("  proxy CPU per handshake (us)", "res_cpu_us", "{:.0f}", "low"),
+    ("Connections/s, single-use tickets (resume --single-use)", "su_cps", "{:,.0f}", "high"),
+    ("  of which resumed (share)", "su_share", "{:.4f}", None),
+    ("  proxy CPU per connection (us)", "su_cpu_us", "{:.0f}", "low"),
+    ("RSS after the runs (MiB)", "rss_mib", "{:.1f}", "low"),
+]
+RESUMPTION_SETUPS = [
+    ("revgate", "revgate, session cache"),
+    ("revgate-tickets", "revgate, tickets"),
+    ("nginx", "nginx, tickets"),
+    ("nginx-cache", "nginx, session cache"),
+]
+
+
+def resumption_table(resdir):
+    """Header and rows comparing the resumption set-ups measured; None without the variants."""
+    found = {t: values(load_env(os.path.join(resdir, t + ".env")))
+             for t, _ in RESUMPTION_SETUPS if os.path.exists(os.path.join(resdir, t + ".env"))}
+    if "revgate-tickets" not in found and "nginx-cache" not in found:
+        return None
+    cols = [(t, label) for t, label in RESUMPTION_SETUPS if t in found]
+    pairs = [("revgate-tickets", "nginx", "revgate/nginx, tickets"),
+             ("revgate", "nginx-cache", "revgate/nginx, caches")]
+    pairs = [p for p in pairs if p[0] in found and p[1] in found]
+    head = ["Measurement"] + [label for _, label in cols] + [p[2] for p in pairs]
+    rows = []
+    for label, key, f, better in RESUMPTION_ROWS:
+        row = [label] + [fmt(f, found[t].get(key)) for t, _ in cols]
+        for a, b, _ in pairs:
+            r, n = found[a].get(key), found[b].get(key)
+            ok = better and isinstance(r, float) and isinstance(n, float) and n
+            row.append("%.2fx" % (r / n) if ok else "")
+        rows.append(row)
+    return head, rows
+
+
 def cmd_report(resdir, meta_path, md_path):
     meta = load_env(meta_path)
     rg = values(load_env(os.path.join(resdir, "revgate.env")))
@@ -386,6 +429,16 @@ def cmd_report(resdir, meta_path, md_path):
     for row in rows:
         print("  ".join(("%-*s" if i == 0 else "%*s") % (widths[i], row[i])
                         for i in range(5)).rstrip())
+    resumption = resumption_table(resdir)
+    if resumption:
+        h, rrows = resumption
+        w = [max(len(str(x[i])) for x in rrows + [h]) for i in range(len(h))]
+        print()
+        print("Resumption set-ups (handshake runs):")
+        print("  ".join("%-*s" % (w[i], h[i]) for i in range(len(h))))
+        for row in rrows:
+            print("  ".join(("%-*s" if i == 0 else "%*s") % (w[i], row[i])
+                            for i in range(len(h))).rstrip())
     problems, noise = print_problems(resdir)
     if md_path == "-":
         return
@@ -422,6 +475,19 @@ def cmd_report(resdir, meta_path, md_path):
     if probes:
         out.append("Plain `wrk -H 'Connection: close'` (without the shim's BENCH_NO_RESUME), "
                    "2 s, resumed: %s handshakes.  " % "; ".join(probes))
+    if resumption:
+        h, rrows = resumption
+        out.append("")
+        out.append("Resumption set-ups, handshake runs only (revgate's default is its session "
+                   "cache, nginx's in the table above stateless tickets):")
+        out.append("")
+        out.append("| " + " | ".join(h) + " |")
+        out.append("| --- |" + " ---: |" * (len(h) - 1))
+        for row in rrows:
+            label = row[0].strip()
+            if row[0].startswith("  "):
+                label = "&nbsp;&nbsp;" + label
+            out.append("| " + " | ".join([label] + row[1:]) + " |")
     if problems:
         out.append("")
         out.append("Problems seen in this run:")

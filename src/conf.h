@@ -125,6 +125,7 @@ struct conf_tls {
 	char	*ciphersuites;		/* TLS 1.3 suites; NULL: OpenSSL's */
 	char	*curves;
 	bool	 session_tickets;
+	int64_t	 session_cache;		/* sessions kept in memory; 0: stateless tickets */
 	int64_t	 session_timeout_ms;
 	int64_t	 ticket_key_rotation_ms;
 	bool	 skip_key_permission_check;	/* also REVGATE_SKIP_KEY_PERMISSION_CHECK */

@@ -134,6 +134,7 @@ const struct conf_key conf_schema[] = {
 	{ "tls.ciphersuites", CONF_T_STRING, OFF(tls.ciphersuites), NULL, 0, 0, NULL },
 	{ "tls.curves", CONF_T_STRING, OFF(tls.curves), "X25519:P-256:P-384", 0, 0, NULL },
 	{ "tls.sessionTickets", CONF_T_BOOL, OFF(tls.session_tickets), "true", 0, 0, NULL },
+	{ "tls.sessionCache", CONF_T_INT, OFF(tls.session_cache), "10000", 0, 10000000, NULL },
 	{ "tls.sessionTimeout", CONF_T_DURATION, OFF(tls.session_timeout_ms), "10m", MS_SECOND,
 	    MS_DAY, NULL },
 	{ "tls.ticketKeyRotation", CONF_T_DURATION, OFF(tls.ticket_key_rotation_ms), "1h",

@@ -54,8 +54,8 @@ runtime_free(struct runtime *rt)
 }
 
 struct runtime *
-runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation, char *err,
-    size_t errlen)
+runtime_new(struct conf *cfg, const struct tlsctx_resume *resume, uint64_t generation,
+    char *err, size_t errlen)
 {
 	struct runtime *rt;
 	const struct conf_headers *h = &cfg->proxy.headers;
@@ -79,7 +79,7 @@ runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation, cha
 		goto fail;
 	}
 	for (size_t i = 0; i < rt->nworker_ctx; i++)
-		if ((rt->worker_ctx[i] = tlsctx_new(cfg, keys, err, errlen)) == NULL)
+		if ((rt->worker_ctx[i] = tlsctx_new(cfg, resume, err, errlen)) == NULL)
 			goto fail;
 	rt->ssl_ctx = rt->worker_ctx[0];
 	return rt;

@@ -21,7 +21,7 @@
 #include "forward.h"
 
 struct revoker;
-struct tlsctx_keys;
+struct tlsctx_resume;
 
 struct runtime_backend {
 	char			 name[300];	/* "127.0.0.1:9925", for logs */
@@ -52,8 +52,8 @@ struct runtime {
  * (blocking DNS: start-up and reload only) and builds the TLS context. Returns the snapshot
  * with one reference, or NULL with a message in ERR.
  */
-struct runtime *runtime_new(struct conf *cfg, struct tlsctx_keys *keys, uint64_t generation,
-    char *err, size_t errlen);
+struct runtime *runtime_new(struct conf *cfg, const struct tlsctx_resume *resume,
+    uint64_t generation, char *err, size_t errlen);
 
 /* The TLS context worker ID accepts with. */
 SSL_CTX *runtime_ssl_ctx(const struct runtime *rt, unsigned id);

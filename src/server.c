@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "revoke.h"
+#include "sesscache.h"
 #include "runtime.h"
 #include "tlscheck.h"
 #include "tlsctx.h"
@@ -37,7 +38,7 @@ struct server {
 	struct event			*rotate;	/* owned; ticket key rotation */
 	struct event			*worker_exit;	/* owned; activated by worker threads */
 	struct event			*drain_timer;	/* owned */
-	struct tlsctx_keys		*keys;		/* owned */
+	struct tlsctx_resume		 resume;	/* owned: ticket keys, session cache */
 	struct runtime			*rt;		/* owned reference; the running snapshot */
 	struct admin			*admin;		/* owned */
 	struct revoker			*revoker;	/* owned; outlives every runtime */
@@ -279,14 +280,32 @@ server_trust_changed(const struct server *srv, const struct conf *fresh)
 	    now.st_mtim.tv_nsec != srv->trust.st_mtim.tv_nsec || now.st_ino != srv->trust.st_ino;
 }
 
-/* Session tickets carry a verified client identity: new trust must not honour old ones. */
+/* A TLS session carries a verified client identity: new trust must not honour old ones. */
 static void
-server_forget_tickets(struct server *srv)
+server_forget_sessions(struct server *srv, const struct conf *cfg)
 {
-	if (tlsctx_keys_rotate(srv->keys) == -1 || tlsctx_keys_rotate(srv->keys) == -1)
+	if (tlsctx_keys_rotate(srv->resume.keys) == -1 ||
+	    tlsctx_keys_rotate(srv->resume.keys) == -1)
 		log_error("cannot replace the session ticket keys: the random generator failed");
+	else if (sesscache_reset(srv->resume.sessions, (size_t)cfg->tls.session_cache) == -1)
+		log_error("out of memory for the TLS session cache: no session resumes until a "
+		    "reload");
 	else
 		log_info("client trust changed: earlier TLS sessions will not resume");
+}
+
+/* A new tls.sessionCache bound starts an empty cache of that size. */
+static void
+server_resize_sessions(struct server *srv, const struct conf *old, const struct conf *fresh)
+{
+	if (old->tls.session_cache == fresh->tls.session_cache)
+		return;
+	if (sesscache_reset(srv->resume.sessions, (size_t)fresh->tls.session_cache) == -1)
+		log_error("out of memory for the TLS session cache: no session resumes until a "
+		    "reload");
+	else
+		log_info("tls.sessionCache changed from %" PRId64 " to %" PRId64 ": cached TLS "
+		    "sessions were dropped", old->tls.session_cache, fresh->tls.session_cache);
 }
 
 /* tls.ticketKeyRotation takes effect at once. */
@@ -336,7 +355,7 @@ server_reload(struct server *srv)
 		conf_free(fresh);
 		return;
 	}
-	if ((rt = runtime_new(fresh, srv->keys, srv->generation + 1, err, sizeof(err))) == NULL) {
+	if ((rt = runtime_new(fresh, &srv->resume, srv->generation + 1, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		log_error("configuration reload failed; keeping the running configuration");
 		server_apply_logging(server_cfg(srv));
@@ -354,7 +373,9 @@ server_reload(struct server *srv)
 	srv->cert_not_after = not_after;
 	srv->cert_not_after_known = not_after_known;
 	if (server_trust_changed(srv, rt->cfg))
-		server_forget_tickets(srv);
+		server_forget_sessions(srv, rt->cfg);
+	else
+		server_resize_sessions(srv, server_cfg(srv), rt->cfg);
 	server_note_trust(srv, rt->cfg);
 	(void)server_apply_accesslog(srv, rt->cfg);
 	for (unsigned i = 0; i < srv->nworkers; i++)
@@ -435,7 +456,7 @@ server_on_rotate(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
-	if (tlsctx_keys_rotate(srv->keys) == -1)
+	if (tlsctx_keys_rotate(srv->resume.keys) == -1)
 		log_error("cannot rotate the session ticket keys: the random generator failed");
 	else
 		log_debug("session ticket keys rotated");
@@ -570,8 +591,10 @@ server_write_metrics(struct evbuffer *out, void *arg)
 {
 	struct server *srv = arg;
 	struct revoke_stats st;
+	struct sesscache_stats ss;
 
 	revoker_stats(srv->revoker, &st);
+	sesscache_stats(srv->resume.sessions, &ss);
 	evbuffer_add_printf(out,
 	    "# HELP revgate_info revgate's version.\n# TYPE revgate_info gauge\n"
 	    "revgate_info{version=\"%s\"} 1\n"
@@ -588,6 +611,20 @@ server_write_metrics(struct evbuffer *out, void *arg)
 		    "# TYPE revgate_tls_certificate_expiry_seconds gauge\n"
 		    "revgate_tls_certificate_expiry_seconds %" PRId64 "\n",
 		    (int64_t)srv->cert_not_after - (int64_t)time(NULL));
+	evbuffer_add_printf(out,
+	    "# HELP revgate_tls_session_cache_entries TLS sessions kept for resumption.\n"
+	    "# TYPE revgate_tls_session_cache_entries gauge\n"
+	    "revgate_tls_session_cache_entries %zu\n"
+	    "# HELP revgate_tls_session_cache_lookups_total Sessions offered by clients, by "
+	    "outcome (miss: unknown, expired or already used).\n"
+	    "# TYPE revgate_tls_session_cache_lookups_total counter\n"
+	    "revgate_tls_session_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n"
+	    "revgate_tls_session_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n"
+	    "# HELP revgate_tls_session_cache_evictions_total Sessions dropped to stay within "
+	    "tls.sessionCache.\n"
+	    "# TYPE revgate_tls_session_cache_evictions_total counter\n"
+	    "revgate_tls_session_cache_evictions_total %" PRIu64 "\n",
+	    ss.entries, ss.hits, ss.misses, ss.evictions);
 	evbuffer_add_printf(out,
 	    "# HELP revgate_revocation_decisions_total Revocation decisions by verdict.\n"
 	    "# TYPE revgate_revocation_decisions_total counter\n");
@@ -721,8 +758,10 @@ server_teardown(struct server *srv)
 	srv->base = NULL;
 	runtime_unref(srv->rt);
 	srv->rt = NULL;
-	tlsctx_keys_free(srv->keys);
-	srv->keys = NULL;
+	tlsctx_keys_free(srv->resume.keys);
+	srv->resume.keys = NULL;
+	sesscache_free(srv->resume.sessions);
+	srv->resume.sessions = NULL;
 	if (srv->accesslog_on)
 		accesslog_stop();
 	if (srv->curl_ready)
@@ -758,8 +797,14 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		conf_free(cfg);
 		goto out;
 	}
-	if ((srv.keys = tlsctx_keys_new()) == NULL) {
+	if ((srv.resume.keys = tlsctx_keys_new()) == NULL) {
 		log_error("cannot create session ticket keys: the random generator failed");
+		conf_free(cfg);
+		goto out;
+	}
+	if ((srv.resume.sessions = sesscache_new((size_t)cfg->tls.session_cache)) == NULL) {
+		log_error("tls.sessionCache: out of memory for %" PRId64 " sessions; set a smaller "
+		    "number", cfg->tls.session_cache);
 		conf_free(cfg);
 		goto out;
 	}
@@ -768,7 +813,7 @@ server_run(const struct server_options *opts, struct conf *cfg)
 		conf_free(cfg);
 		goto out;
 	}
-	if ((srv.rt = runtime_new(cfg, srv.keys, srv.generation, err, sizeof(err))) == NULL) {
+	if ((srv.rt = runtime_new(cfg, &srv.resume, srv.generation, err, sizeof(err))) == NULL) {
 		log_error("%s", err);	/* runtime_new freed cfg */
 		goto out;
 	}

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "sesscache.h"
 
 #define TLSCTX_KEY_NAME_LEN	16
 #define TLSCTX_AES_KEY_LEN	32	/* AES-256-CBC */
@@ -668,21 +669,47 @@ tlsctx_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 /*
- * Resumption only through stateless tickets, encrypted with the shared ring so that every
- * worker (and the next context after a reload) can read them; no server-side cache to bound.
+ * Sessions kept in the cache every context shares: a TLS 1.3 ticket (if tickets are on) only
+ * names one, and TLS 1.2 resumes by session ID. SSL_OP_NO_TICKET is what makes OpenSSL issue
+ * such tickets instead of sealing the session into them.
  */
 static int
-tlsctx_set_sessions(SSL_CTX *ctx, const struct conf_tls *tls, struct tlsctx_keys *keys,
-    char *err, size_t errlen)
+tlsctx_set_session_cache(SSL_CTX *ctx, const struct conf_tls *tls,
+    const struct tlsctx_resume *resume, char *err, size_t errlen)
+{
+	if (resume == NULL || resume->sessions == NULL)
+		return tlsctx_fail(err, errlen, "tls.sessionCache: on, but no session cache was "
+		    "given (a bug: report it)");
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_num_tickets(ctx, tls->session_tickets ? 1 : 0) != 1 ||
+	    sesscache_attach(resume->sessions, ctx) != 0)
+		return tlsctx_fail(err, errlen, "tls.sessionCache: cannot set up the session "
+		    "cache");
+	return 0;
+}
+
+/*
+ * Resumption through the shared session cache, or without one through stateless tickets
+ * encrypted with the shared ring, so that every worker (and the next context after a reload)
+ * resumes every session.
+ */
+static int
+tlsctx_set_sessions(SSL_CTX *ctx, const struct conf_tls *tls,
+    const struct tlsctx_resume *resume, char *err, size_t errlen)
 {
 	long seconds = (long)((tls->session_timeout_ms + 999) / 1000);
+	struct tlsctx_keys *keys = resume != NULL ? resume->keys : NULL;
 	long old;
 
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_set_session_id_context(ctx, tlsctx_session_id_context,
 	    sizeof(tlsctx_session_id_context) - 1) != 1)
 		return tlsctx_fail(err, errlen, "tls.sessionTickets: cannot set the session "
 		    "context");
+	old = SSL_CTX_set_timeout(ctx, seconds > 0 ? seconds : 1);
+	(void)old;
+	if (tls->session_cache > 0)
+		return tlsctx_set_session_cache(ctx, tls, resume, err, errlen);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (!tls->session_tickets) {
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 		if (SSL_CTX_set_num_tickets(ctx, 0) != 1)
@@ -697,15 +724,14 @@ tlsctx_set_sessions(SSL_CTX *ctx, const struct conf_tls *tls, struct tlsctx_keys
 	    SSL_CTX_set_num_tickets(ctx, 1) != 1 ||
 	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tlsctx_ticket_cb) != 1)
 		return tlsctx_fail(err, errlen, "tls.sessionTickets: cannot set up tickets");
-	old = SSL_CTX_set_timeout(ctx, seconds > 0 ? seconds : 1);
-	(void)old;
 	return 0;
 }
 
 /* --- public -------------------------------------------------------------------------------- */
 
 SSL_CTX *
-tlsctx_new(const struct conf *cfg, struct tlsctx_keys *keys, char *err, size_t errlen)
+tlsctx_new(const struct conf *cfg, const struct tlsctx_resume *resume, char *err,
+    size_t errlen)
 {
 	SSL_CTX *ctx = NULL;
 
@@ -721,7 +747,7 @@ tlsctx_new(const struct conf *cfg, struct tlsctx_keys *keys, char *err, size_t e
 	if (tlsctx_set_protocol(ctx, &cfg->tls, err, errlen) != 0 ||
 	    tlsctx_load_identity(ctx, cfg, err, errlen) != 0 ||
 	    tlsctx_set_verify(ctx, cfg, err, errlen) != 0 ||
-	    tlsctx_set_sessions(ctx, &cfg->tls, keys, err, errlen) != 0)
+	    tlsctx_set_sessions(ctx, &cfg->tls, resume, err, errlen) != 0)
 		goto fail;
 	SSL_CTX_set_alpn_select_cb(ctx, tlsctx_alpn_select, NULL);
 	/* Loaders leave "no start line" and similar entries behind even on success. */

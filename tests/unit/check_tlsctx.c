@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "conf.h"
+#include "sesscache.h"
 #include "tlsctx.h"
 #include "testpki.h"
 
@@ -23,8 +24,12 @@
 /* One PKI for the whole run, made in main() before any test forks. */
 static struct testpki *pki;
 
-/* Per test (checked fixture): a fresh key ring and a configuration that loads. */
+/*
+ * Per test (checked fixture): a fresh key ring, an empty session cache and a configuration
+ * that loads (stateless tickets: tls.sessionCache 0).
+ */
 static struct tlsctx_keys *keys;
+static struct tlsctx_resume resume;
 static struct conf cfg;
 
 static void
@@ -32,6 +37,9 @@ setup(void)
 {
 	keys = tlsctx_keys_new();
 	ck_assert_ptr_nonnull(keys);
+	resume.keys = keys;
+	resume.sessions = sesscache_new(64);
+	ck_assert_ptr_nonnull(resume.sessions);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tls.certificate = pki->server.cert_path;
 	cfg.tls.private_key = pki->server.key_path;
@@ -51,13 +59,15 @@ teardown(void)
 {
 	tlsctx_keys_free(keys);
 	keys = NULL;
+	sesscache_free(resume.sessions);
+	resume = (struct tlsctx_resume){ NULL, NULL };
 }
 
 static SSL_CTX *
 server_ok(void)
 {
 	char err[2048];
-	SSL_CTX *ctx = tlsctx_new(&cfg, keys, err, sizeof(err));
+	SSL_CTX *ctx = tlsctx_new(&cfg, &resume, err, sizeof(err));
 
 	ck_assert_msg(ctx != NULL, "tlsctx_new failed: %s", err);
 	ck_assert_msg(ERR_peek_error() == 0, "error queue left non-empty");
@@ -80,7 +90,7 @@ assert_refused(const char *fmt, ...)
 	vsnprintf(expected, sizeof(expected), fmt, ap);
 	va_end(ap);
 	memset(err, 'x', sizeof(err));
-	ctx = tlsctx_new(&cfg, keys, err, sizeof(err));
+	ctx = tlsctx_new(&cfg, &resume, err, sizeof(err));
 	ck_assert_ptr_null(ctx);
 	queue = strstr(err, "; OpenSSL: ");
 	if (queue != NULL)
@@ -817,6 +827,169 @@ START_TEST(tickets_off_nothing_resumes)
 }
 END_TEST
 
+/* --- the shared session cache (tls.sessionCache > 0) --------------------------------------- */
+
+/*
+ * Resumes SESS (NULL: a full handshake) and returns the session the client holds afterwards:
+ * with TLS 1.3, the one the connection's new ticket names. *REUSED tells whether it resumed.
+ */
+static SSL_SESSION *
+next_session(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, bool *reused)
+{
+	struct conn c = conn_new(sctx, cctx, sess);
+	SSL_SESSION *next;
+
+	ck_assert_int_eq(conn_handshake(&c), 0);
+	*reused = SSL_session_reused(c.server) == 1;
+	ck_assert_ptr_nonnull(SSL_get0_peer_certificate(c.server));
+	conn_exchange(&c);
+	conn_close(&c);
+	next = SSL_get1_session(c.client);
+	ck_assert_ptr_nonnull(next);
+	conn_free(&c);
+	return next;
+}
+
+static void
+assert_cache_counts(uint64_t hits, uint64_t misses)
+{
+	struct sesscache_stats st;
+
+	sesscache_stats(resume.sessions, &st);
+	ck_assert_uint_eq(st.hits, hits);
+	ck_assert_uint_eq(st.misses, misses);
+}
+
+START_TEST(cache_on_names_cached_sessions_in_tickets)
+{
+	SSL_CTX *ctx;
+
+	cfg.tls.session_cache = 64;
+	ctx = server_ok();
+	ck_assert(SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET);
+	ck_assert_uint_eq(SSL_CTX_get_num_tickets(ctx), 1);
+	ck_assert_int_eq(SSL_CTX_get_session_cache_mode(ctx),
+	    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_free(ctx);
+	cfg.tls.session_tickets = false;
+	ctx = server_ok();
+	ck_assert_uint_eq(SSL_CTX_get_num_tickets(ctx), 0);
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
+START_TEST(tls13_cached_session_resumes_on_another_worker_once)
+{
+	SSL_CTX *worker1, *worker2, *cctx;
+	SSL_SESSION *sess;
+
+	cfg.tls.session_cache = 64;
+	worker1 = server_ok();
+	worker2 = server_ok();
+	cctx = client_ctx(&pki->client, NULL, 0, 0);
+	sess = session_from(worker1, cctx, true);
+	ck_assert(resumes(worker2, cctx, sess));
+	/* RFC 8446 C.4: a TLS 1.3 session resumes once; its connection brought a new ticket. */
+	ck_assert(!resumes(worker1, cctx, sess));
+	assert_cache_counts(1, 1);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(worker2);
+	SSL_CTX_free(worker1);
+}
+END_TEST
+
+START_TEST(tls13_each_resumption_brings_a_ticket_that_resumes)
+{
+	SSL_CTX *worker[2], *cctx;
+	SSL_SESSION *sess, *next;
+	bool reused;
+	struct sesscache_stats st;
+
+	cfg.tls.session_cache = 64;
+	worker[0] = server_ok();
+	worker[1] = server_ok();
+	cctx = client_ctx(&pki->client, NULL, 0, 0);
+	sess = next_session(worker[0], cctx, NULL, &reused);
+	ck_assert(!reused);
+	for (int i = 0; i < 6; i++) {
+		next = next_session(worker[i % 2], cctx, sess, &reused);
+		ck_assert_msg(reused, "resumption %d did not resume", i + 1);
+		SSL_SESSION_free(sess);
+		sess = next;
+	}
+	assert_cache_counts(6, 0);
+	/* One session per client: each resumption took its session out and left the next. */
+	sesscache_stats(resume.sessions, &st);
+	ck_assert_uint_eq(st.entries, 1);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(worker[1]);
+	SSL_CTX_free(worker[0]);
+}
+END_TEST
+
+START_TEST(tls12_session_id_resumes_on_any_worker_until_forgotten)
+{
+	SSL_CTX *worker1, *worker2, *cctx;
+	SSL_SESSION *sess;
+
+	cfg.tls.session_cache = 64;
+	worker1 = server_ok();
+	worker2 = server_ok();
+	cctx = client_ctx(&pki->client, NULL, 0, TLS1_2_VERSION);
+	sess = session_from(worker1, cctx, true);
+	ck_assert(resumes(worker2, cctx, sess));
+	ck_assert(resumes(worker1, cctx, sess));
+	ck_assert(resumes(worker2, cctx, sess));
+	/* A reload with new trust anchors forgets every session. */
+	ck_assert_int_eq(sesscache_reset(resume.sessions, 64), 0);
+	ck_assert(!resumes(worker1, cctx, sess));
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(worker2);
+	SSL_CTX_free(worker1);
+}
+END_TEST
+
+START_TEST(cache_keeps_at_most_its_bound)
+{
+	SSL_CTX *ctx, *cctx;
+	struct sesscache_stats st;
+	bool reused;
+
+	cfg.tls.session_cache = 16;
+	ck_assert_int_eq(sesscache_reset(resume.sessions, 16), 0);
+	ctx = server_ok();
+	cctx = client_ctx(&pki->client, NULL, 0, 0);
+	for (int i = 0; i < 48; i++)
+		SSL_SESSION_free(next_session(ctx, cctx, NULL, &reused));
+	sesscache_stats(resume.sessions, &st);
+	ck_assert_uint_le(st.entries, 16);
+	ck_assert_uint_eq(st.entries + st.evictions, 48);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
+START_TEST(cached_session_past_its_timeout_does_not_resume)
+{
+	SSL_CTX *ctx, *cctx;
+	SSL_SESSION *sess;
+
+	cfg.tls.session_cache = 64;
+	cfg.tls.session_timeout_ms = 1000;
+	ctx = server_ok();
+	cctx = client_ctx(&pki->client, NULL, 0, TLS1_2_VERSION);
+	sess = session_from(ctx, cctx, true);
+	sleep(2);
+	ck_assert(!resumes(ctx, cctx, sess));
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
 static Suite *
 tlsctx_suite(void)
 {
@@ -869,6 +1042,12 @@ tlsctx_suite(void)
 	tcase_add_test(hs, ticket_from_the_previous_key_still_resumes);
 	tcase_add_test(hs, ticket_no_longer_resumes_after_two_rotations);
 	tcase_add_test(hs, tickets_off_nothing_resumes);
+	tcase_add_test(hs, cache_on_names_cached_sessions_in_tickets);
+	tcase_add_test(hs, tls13_cached_session_resumes_on_another_worker_once);
+	tcase_add_test(hs, tls13_each_resumption_brings_a_ticket_that_resumes);
+	tcase_add_test(hs, tls12_session_id_resumes_on_any_worker_until_forgotten);
+	tcase_add_test(hs, cache_keeps_at_most_its_bound);
+	tcase_add_test(hs, cached_session_past_its_timeout_does_not_resume);
 	suite_add_tcase(s, hs);
 	return s;
 }
