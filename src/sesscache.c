@@ -85,45 +85,50 @@ sesscache_of(SSL_CTX *ctx)
 }
 
 /*
- * OpenSSL hands over a new session with one reference, which the cache now owns (return 1),
- * stored or not. A TLS 1.3 connection calls this once per ticket it sends.
+ * OpenSSL shows a new session (one per TLS 1.3 ticket sent). The cache keeps its own copy:
+ * OpenSSL marks the connection's session not resumable when the connection ends in an error,
+ * including a client that closes without close_notify, which TLS 1.1 and later allow to
+ * resume. A session in the cache is never one a connection uses. Returns 0: OpenSSL drops the
+ * reference it passed.
  */
 static int
 sesscache_on_new(SSL *ssl, SSL_SESSION *sess)
 {
 	struct sesscache *sc = sesscache_of(SSL_get_SSL_CTX(ssl));
 	struct sesscache_shard *sh;
+	SSL_SESSION *copy;
 	const unsigned char *id;
 	unsigned int len;
 	int64_t now = sesscache_now_ms();
 	int64_t until = now + (int64_t)SSL_SESSION_get_timeout(sess) * 1000;
 
 	id = SSL_SESSION_get_id(sess, &len);
-	if (sc == NULL || len == 0) {
-		SSL_SESSION_free(sess);
-		return 1;
-	}
+	if (sc == NULL || len == 0 || (copy = SSL_SESSION_dup(sess)) == NULL)
+		return 0;
 	sh = sesscache_shard(sc, id, len);
 	pthread_mutex_lock(&sh->lock);
 	if (sh->map != NULL)
-		(void)ttlcache_put(sh->map, id, len, sess, SESSCACHE_ENTRY_BYTES, until, until, now);
+		/* The cache owns COPY from here, even when it cannot keep it. */
+		(void)ttlcache_put(sh->map, id, len, copy, SESSCACHE_ENTRY_BYTES, until, until,
+		    now);
 	else
-		SSL_SESSION_free(sess);
+		SSL_SESSION_free(copy);
 	pthread_mutex_unlock(&sh->lock);
-	return 1;
+	return 0;
 }
 
 /*
- * The session a client offers, with a reference for OpenSSL (*COPY = 0: taken here, under the
- * shard's lock, as another thread may drop the entry at once). A TLS 1.3 session leaves the
- * cache on its first use; a TLS 1.2 session ID stays until it expires.
+ * The session a client offers, as a reference OpenSSL takes over (*COPY = 0). A TLS 1.3
+ * session leaves the cache on its first use (RFC 8446 C.4), so the cached object itself goes;
+ * a TLS 1.2 session ID stays until it expires, and the connection gets a copy (see
+ * sesscache_on_new). Both under the shard's lock, as another thread may drop the entry at once.
  */
 static SSL_SESSION *
 sesscache_on_get(SSL *ssl, const unsigned char *id, int len, int *copy)
 {
 	struct sesscache *sc = sesscache_of(SSL_get_SSL_CTX(ssl));
 	struct sesscache_shard *sh;
-	SSL_SESSION *sess = NULL;
+	SSL_SESSION *cached, *sess = NULL;
 	bool fresh;
 
 	*copy = 0;
@@ -132,35 +137,20 @@ sesscache_on_get(SSL *ssl, const unsigned char *id, int len, int *copy)
 	sh = sesscache_shard(sc, id, (size_t)len);
 	pthread_mutex_lock(&sh->lock);
 	if (sh->map != NULL &&
-	    (sess = ttlcache_get(sh->map, id, (size_t)len, sesscache_now_ms(), &fresh)) != NULL) {
-		SSL_SESSION_up_ref(sess);
-		if (SSL_version(ssl) >= TLS1_3_VERSION)
-			ttlcache_remove(sh->map, id, (size_t)len);
+	    (cached = ttlcache_get(sh->map, id, (size_t)len, sesscache_now_ms(), &fresh)) != NULL) {
+		if (SSL_version(ssl) >= TLS1_3_VERSION) {
+			SSL_SESSION_up_ref(cached);
+			ttlcache_remove(sh->map, id, (size_t)len);	/* drops the cache's one */
+			sess = cached;
+		} else
+			sess = SSL_SESSION_dup(cached);
+	}
+	if (sess != NULL)
 		sh->hits++;
-	} else
+	else
 		sh->misses++;
 	pthread_mutex_unlock(&sh->lock);
 	return sess;
-}
-
-/* OpenSSL gives up on a session (a fatal alert on its connection, or its timeout). */
-static void
-sesscache_on_remove(SSL_CTX *ctx, SSL_SESSION *sess)
-{
-	struct sesscache *sc = sesscache_of(ctx);
-	struct sesscache_shard *sh;
-	const unsigned char *id;
-	unsigned int len;
-	bool fresh;
-
-	id = SSL_SESSION_get_id(sess, &len);
-	if (sc == NULL || len == 0)
-		return;
-	sh = sesscache_shard(sc, id, len);
-	pthread_mutex_lock(&sh->lock);
-	if (sh->map != NULL && ttlcache_get(sh->map, id, len, sesscache_now_ms(), &fresh) == sess)
-		ttlcache_remove(sh->map, id, len);
-	pthread_mutex_unlock(&sh->lock);
 }
 
 struct sesscache *
@@ -190,7 +180,11 @@ sesscache_attach(struct sesscache *sc, SSL_CTX *ctx)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
 	SSL_CTX_sess_set_new_cb(ctx, sesscache_on_new);
 	SSL_CTX_sess_set_get_cb(ctx, sesscache_on_get);
-	SSL_CTX_sess_set_remove_cb(ctx, sesscache_on_remove);
+	/*
+	 * No remove callback: OpenSSL calls it when a connection ends in an error, and the
+	 * cache's copy stays resumable then (see sesscache_on_new). A session leaves the cache
+	 * by use (TLS 1.3), timeout, the bound, or a reset.
+	 */
 	return 0;
 }
 

@@ -29,7 +29,7 @@ static struct testpki *pki;
  * that loads (stateless tickets: tls.sessionCache 0).
  */
 static struct tlsctx_keys *keys;
-static struct tlsctx_resume resume;
+static struct tlsctx_resume resumption;
 static struct conf cfg;
 
 static void
@@ -37,9 +37,9 @@ setup(void)
 {
 	keys = tlsctx_keys_new();
 	ck_assert_ptr_nonnull(keys);
-	resume.keys = keys;
-	resume.sessions = sesscache_new(64);
-	ck_assert_ptr_nonnull(resume.sessions);
+	resumption.keys = keys;
+	resumption.sessions = sesscache_new(64);
+	ck_assert_ptr_nonnull(resumption.sessions);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tls.certificate = pki->server.cert_path;
 	cfg.tls.private_key = pki->server.key_path;
@@ -59,15 +59,15 @@ teardown(void)
 {
 	tlsctx_keys_free(keys);
 	keys = NULL;
-	sesscache_free(resume.sessions);
-	resume = (struct tlsctx_resume){ NULL, NULL };
+	sesscache_free(resumption.sessions);
+	resumption = (struct tlsctx_resume){ NULL, NULL };
 }
 
 static SSL_CTX *
 server_ok(void)
 {
 	char err[2048];
-	SSL_CTX *ctx = tlsctx_new(&cfg, &resume, err, sizeof(err));
+	SSL_CTX *ctx = tlsctx_new(&cfg, &resumption, err, sizeof(err));
 
 	ck_assert_msg(ctx != NULL, "tlsctx_new failed: %s", err);
 	ck_assert_msg(ERR_peek_error() == 0, "error queue left non-empty");
@@ -90,7 +90,7 @@ assert_refused(const char *fmt, ...)
 	vsnprintf(expected, sizeof(expected), fmt, ap);
 	va_end(ap);
 	memset(err, 'x', sizeof(err));
-	ctx = tlsctx_new(&cfg, &resume, err, sizeof(err));
+	ctx = tlsctx_new(&cfg, &resumption, err, sizeof(err));
 	ck_assert_ptr_null(ctx);
 	queue = strstr(err, "; OpenSSL: ");
 	if (queue != NULL)
@@ -197,13 +197,14 @@ conn_exchange(struct conn *c)
 }
 
 /*
- * The client says close_notify: OpenSSL marks the session of a connection freed without it
- * as not resumable, as a browser's would be.
+ * Both sides say close_notify, as revgate does when it closes a healthy connection: OpenSSL
+ * marks the session of a connection freed without it as not resumable.
  */
 static void
 conn_close(struct conn *c)
 {
 	ck_assert_int_ge(SSL_shutdown(c->client), 0);
+	ck_assert_int_ge(SSL_shutdown(c->server), 0);
 }
 
 static void
@@ -262,6 +263,7 @@ resumes(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess)
 	ck_assert_ptr_nonnull(SSL_get0_peer_certificate(c.server));
 	ck_assert_str_eq(tlsctx_verify_status(c.server, buf, sizeof(buf)), "SUCCESS");
 	conn_exchange(&c);
+	conn_close(&c);
 	conn_free(&c);
 	return reused;
 }
@@ -855,7 +857,7 @@ assert_cache_counts(uint64_t hits, uint64_t misses)
 {
 	struct sesscache_stats st;
 
-	sesscache_stats(resume.sessions, &st);
+	sesscache_stats(resumption.sessions, &st);
 	ck_assert_uint_eq(st.hits, hits);
 	ck_assert_uint_eq(st.misses, misses);
 }
@@ -920,12 +922,42 @@ START_TEST(tls13_each_resumption_brings_a_ticket_that_resumes)
 	}
 	assert_cache_counts(6, 0);
 	/* One session per client: each resumption took its session out and left the next. */
-	sesscache_stats(resume.sessions, &st);
+	sesscache_stats(resumption.sessions, &st);
 	ck_assert_uint_eq(st.entries, 1);
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(worker[1]);
 	SSL_CTX_free(worker[0]);
+}
+END_TEST
+
+START_TEST(cached_session_resumes_after_a_connection_ends_without_close_notify)
+{
+	const int versions[2] = { 0, TLS1_2_VERSION };
+	SSL_CTX *ctx;
+
+	cfg.tls.session_cache = 64;
+	ctx = server_ok();
+	for (int i = 0; i < 2; i++) {
+		SSL_CTX *cctx = client_ctx(&pki->client, NULL, 0, versions[i]);
+		struct conn c = conn_new(ctx, cctx, NULL);
+		SSL_SESSION *sess;
+
+		ck_assert_int_eq(conn_handshake(&c), 0);
+		conn_exchange(&c);
+		/*
+		 * The client closes properly (or it would not offer the session again); the server
+		 * side is freed without close_notify, and OpenSSL calls its session bad.
+		 */
+		ck_assert_int_ge(SSL_shutdown(c.client), 0);
+		sess = SSL_get1_session(c.client);
+		conn_free(&c);
+		ck_assert_msg(resumes(ctx, cctx, sess), "%s did not resume",
+		    versions[i] == 0 ? "TLS 1.3" : "TLS 1.2");
+		SSL_SESSION_free(sess);
+		SSL_CTX_free(cctx);
+	}
+	SSL_CTX_free(ctx);
 }
 END_TEST
 
@@ -943,7 +975,7 @@ START_TEST(tls12_session_id_resumes_on_any_worker_until_forgotten)
 	ck_assert(resumes(worker1, cctx, sess));
 	ck_assert(resumes(worker2, cctx, sess));
 	/* A reload with new trust anchors forgets every session. */
-	ck_assert_int_eq(sesscache_reset(resume.sessions, 64), 0);
+	ck_assert_int_eq(sesscache_reset(resumption.sessions, 64), 0);
 	ck_assert(!resumes(worker1, cctx, sess));
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(cctx);
@@ -959,12 +991,12 @@ START_TEST(cache_keeps_at_most_its_bound)
 	bool reused;
 
 	cfg.tls.session_cache = 16;
-	ck_assert_int_eq(sesscache_reset(resume.sessions, 16), 0);
+	ck_assert_int_eq(sesscache_reset(resumption.sessions, 16), 0);
 	ctx = server_ok();
 	cctx = client_ctx(&pki->client, NULL, 0, 0);
 	for (int i = 0; i < 48; i++)
 		SSL_SESSION_free(next_session(ctx, cctx, NULL, &reused));
-	sesscache_stats(resume.sessions, &st);
+	sesscache_stats(resumption.sessions, &st);
 	ck_assert_uint_le(st.entries, 16);
 	ck_assert_uint_eq(st.entries + st.evictions, 48);
 	SSL_CTX_free(cctx);
@@ -1046,6 +1078,7 @@ tlsctx_suite(void)
 	tcase_add_test(hs, tls13_cached_session_resumes_on_another_worker_once);
 	tcase_add_test(hs, tls13_each_resumption_brings_a_ticket_that_resumes);
 	tcase_add_test(hs, tls12_session_id_resumes_on_any_worker_until_forgotten);
+	tcase_add_test(hs, cached_session_resumes_after_a_connection_ends_without_close_notify);
 	tcase_add_test(hs, cache_keeps_at_most_its_bound);
 	tcase_add_test(hs, cached_session_past_its_timeout_does_not_resume);
 	suite_add_tcase(s, hs);
