@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/asn1.h>
@@ -40,15 +39,6 @@ chaincache_map_new(size_t max_entries)
 {
 	return ttlcache_new(max_entries, max_entries * CHAINCACHE_ENTRY_BYTES,
 	    chaincache_free_chain);
-}
-
-static int64_t
-chaincache_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -115,7 +105,7 @@ chaincache_put(struct chaincache *cc, STACK_OF(X509) *chain)
 	size_t len;
 	STACK_OF(X509) *copy;
 	bool fresh;
-	int64_t now = chaincache_now_ms();
+	int64_t now = ttlcache_now_ms();
 
 	if (sk_X509_num(chain) < 1 || (len = chaincache_key(sk_X509_value(chain, 0), key)) == 0)
 		return;
@@ -140,7 +130,7 @@ chaincache_get1(struct chaincache *cc, X509 *leaf)
 		return NULL;
 	pthread_mutex_lock(&cc->lock);
 	chain = cc->map == NULL ? NULL :
-	    ttlcache_get(cc->map, key, len, chaincache_now_ms(), &fresh);
+	    ttlcache_get(cc->map, key, len, ttlcache_now_ms(), &fresh);
 	if (chain != NULL && chaincache_same(sk_X509_value(chain, 0), leaf))
 		copy = X509_chain_up_ref(chain);
 	pthread_mutex_unlock(&cc->lock);

@@ -214,10 +214,7 @@ static void revoke_process(struct revoker *rv, struct revoke_check *chk);
 int64_t
 revoke_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ttlcache_now_ms();
 }
 
 /* Monotonic milliseconds at which wall-clock time WHEN arrives. */

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "ttlcache.h"
 
@@ -36,15 +35,6 @@ static void
 sesscache_ex_index_init(void)
 {
 	sesscache_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-}
-
-static int64_t
-sesscache_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -99,7 +89,7 @@ sesscache_on_new(SSL *ssl, SSL_SESSION *sess)
 	SSL_SESSION *copy;
 	const unsigned char *id;
 	unsigned int len;
-	int64_t now = sesscache_now_ms();
+	int64_t now = ttlcache_now_ms();
 	int64_t until = now + (int64_t)SSL_SESSION_get_timeout(sess) * 1000;
 
 	id = SSL_SESSION_get_id(sess, &len);
@@ -137,7 +127,7 @@ sesscache_on_get(SSL *ssl, const unsigned char *id, int len, int *copy)
 	sh = sesscache_shard(sc, id, (size_t)len);
 	pthread_mutex_lock(&sh->lock);
 	if (sh->map != NULL &&
-	    (cached = ttlcache_get(sh->map, id, (size_t)len, sesscache_now_ms(), &fresh)) != NULL) {
+	    (cached = ttlcache_get(sh->map, id, (size_t)len, ttlcache_now_ms(), &fresh)) != NULL) {
 		if (SSL_version(ssl) >= TLS1_3_VERSION) {
 			SSL_SESSION_up_ref(cached);
 			ttlcache_remove(sh->map, id, (size_t)len);	/* drops the cache's one */

@@ -2,19 +2,21 @@
  * sesscache: TLS sessions kept in memory, shared by every worker thread, for resumption
  * without sealing the session into a ticket.
  *
- * Why: a stateless TLS 1.3 ticket carries the client's certificate. OpenSSL 3.0 encodes the
- * session, decodes it again and re-encodes it to issue a ticket, and decodes it to resume one;
- * each decode of a certificate builds a public-key decoder, the most expensive step of a
- * handshake after the signatures (about a fifth of a full handshake and a third of a resumed
- * one, measured in docs/BENCHMARKS.md). A session kept here as an SSL_SESSION object is
- * neither encoded nor decoded: the client gets a ticket that only names it (TLS 1.3) or a
- * session ID (TLS 1.2). Threads share memory, so every worker resumes every session, which
- * nginx's worker processes can only do through a shared-memory cache of encoded sessions.
+ * Why: a stateless TLS 1.3 ticket carries the session, the client's certificate included.
+ * OpenSSL 3.0 encodes the session, decodes it and encodes it again to issue a ticket, and
+ * decodes it to resume one, and decoding a certificate is costly in OpenSSL 3.0. Measured on
+ * the benchmark machine, issuing the ticket took about a fifth of a full handshake's CPU, and
+ * reading and renewing one about half of a resumed handshake's (docs/BENCHMARKS.md). A session
+ * kept here as an SSL_SESSION object is neither encoded nor decoded: the client gets a ticket
+ * that only names it (TLS 1.3) or a session ID (TLS 1.2). Threads share memory, so every
+ * worker resumes every session, which nginx's worker processes can only do through a
+ * shared-memory cache of encoded sessions.
  *
  * Bounded in entries (least recently used dropped first); an entry also goes at its session's
  * timeout. TLS 1.3 sessions are single use (RFC 8446 C.4): a resumption takes the session out
- * and the connection brings a new ticket. Sharded by session ID, each shard with its own
- * lock, held for a hash lookup per handshake.
+ * and the connection brings a new ticket. The cache holds copies, never a session that a
+ * connection holds. Sharded by session ID, each shard with its own lock, held for a hash
+ * lookup per handshake.
  */
 #ifndef REVGATE_SESSCACHE_H
 #define REVGATE_SESSCACHE_H

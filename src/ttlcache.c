@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #define TTLCACHE_MIN_BUCKETS	16
 
@@ -378,4 +379,13 @@ ttlcache_free(struct ttlcache *c)
 		ttlcache_drop(c, c->oldest);
 	free(c->buckets);
 	free(c);
+}
+
+int64_t
+ttlcache_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

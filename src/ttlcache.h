@@ -47,6 +47,9 @@ size_t ttlcache_count(const struct ttlcache *c);
 size_t ttlcache_bytes(const struct ttlcache *c);
 uint64_t ttlcache_evictions(const struct ttlcache *c);	/* dropped to honour the bounds */
 
+/* The clock callers usually pass in: CLOCK_MONOTONIC in milliseconds. */
+int64_t ttlcache_now_ms(void);
+
 /* Frees every value and the cache. NULL is a no-op. */
 void ttlcache_free(struct ttlcache *c);
 

@@ -880,24 +880,42 @@ START_TEST(cache_on_names_cached_sessions_in_tickets)
 }
 END_TEST
 
+/* Two workers' contexts sharing the session cache, a client, and its first session. */
+struct workers {
+	SSL_CTX		*w[2];
+	SSL_CTX		*cctx;
+	SSL_SESSION	*sess;
+};
+
+static void
+workers_start(struct workers *t, int max_version)
+{
+	cfg.tls.session_cache = 64;
+	t->w[0] = server_ok();
+	t->w[1] = server_ok();
+	t->cctx = client_ctx(&pki->client, NULL, 0, max_version);
+	t->sess = session_from(t->w[0], t->cctx, true);
+}
+
+static void
+workers_end(struct workers *t)
+{
+	SSL_SESSION_free(t->sess);
+	SSL_CTX_free(t->cctx);
+	SSL_CTX_free(t->w[1]);
+	SSL_CTX_free(t->w[0]);
+}
+
 START_TEST(tls13_cached_session_resumes_on_another_worker_once)
 {
-	SSL_CTX *worker1, *worker2, *cctx;
-	SSL_SESSION *sess;
+	struct workers t;
 
-	cfg.tls.session_cache = 64;
-	worker1 = server_ok();
-	worker2 = server_ok();
-	cctx = client_ctx(&pki->client, NULL, 0, 0);
-	sess = session_from(worker1, cctx, true);
-	ck_assert(resumes(worker2, cctx, sess));
+	workers_start(&t, 0);
+	ck_assert(resumes(t.w[1], t.cctx, t.sess));
 	/* RFC 8446 C.4: a TLS 1.3 session resumes once; its connection brought a new ticket. */
-	ck_assert(!resumes(worker1, cctx, sess));
+	ck_assert(!resumes(t.w[0], t.cctx, t.sess));
 	assert_cache_counts(1, 1);
-	SSL_SESSION_free(sess);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(worker2);
-	SSL_CTX_free(worker1);
+	workers_end(&t);
 }
 END_TEST
 
@@ -963,24 +981,16 @@ END_TEST
 
 START_TEST(tls12_session_id_resumes_on_any_worker_until_forgotten)
 {
-	SSL_CTX *worker1, *worker2, *cctx;
-	SSL_SESSION *sess;
+	struct workers t;
 
-	cfg.tls.session_cache = 64;
-	worker1 = server_ok();
-	worker2 = server_ok();
-	cctx = client_ctx(&pki->client, NULL, 0, TLS1_2_VERSION);
-	sess = session_from(worker1, cctx, true);
-	ck_assert(resumes(worker2, cctx, sess));
-	ck_assert(resumes(worker1, cctx, sess));
-	ck_assert(resumes(worker2, cctx, sess));
+	workers_start(&t, TLS1_2_VERSION);
+	ck_assert(resumes(t.w[1], t.cctx, t.sess));
+	ck_assert(resumes(t.w[0], t.cctx, t.sess));
+	ck_assert(resumes(t.w[1], t.cctx, t.sess));
 	/* A reload with new trust anchors forgets every session. */
 	ck_assert_int_eq(sesscache_reset(resumption.sessions, 64), 0);
-	ck_assert(!resumes(worker1, cctx, sess));
-	SSL_SESSION_free(sess);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(worker2);
-	SSL_CTX_free(worker1);
+	ck_assert(!resumes(t.w[0], t.cctx, t.sess));
+	workers_end(&t);
 }
 END_TEST
 
