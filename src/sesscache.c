@@ -9,10 +9,9 @@
 
 #define SESSCACHE_SHARDS	16
 /*
- * What an entry is said to cost against the byte bound: an SSL_SESSION (about 1.5 KB with its
- * secrets and the decoded client certificate it shares with the sessions that descend from the
- * same handshake). The entry count is the real bound; this only keeps ttlcache's byte bound
- * from binding first.
+ * What an entry is said to cost against ttlcache's byte bound. The entry count is the real
+ * bound; this figure only keeps the byte bound from binding first. (Measured, a session with
+ * a client certificate takes about 6 KB: docs/BENCHMARKS.md.)
  */
 #define SESSCACHE_ENTRY_BYTES	2048
 
