@@ -280,32 +280,27 @@ server_trust_changed(const struct server *srv, const struct conf *fresh)
 	    now.st_mtim.tv_nsec != srv->trust.st_mtim.tv_nsec || now.st_ino != srv->trust.st_ino;
 }
 
+/* Empties the session cache, sized for CFG, and logs WHY. */
+static void
+server_empty_sessions(struct server *srv, const struct conf *cfg, const char *why)
+{
+	if (sesscache_reset(srv->resume.sessions, (size_t)cfg->tls.session_cache) == -1)
+		log_error("out of memory for the TLS session cache: no session resumes until a "
+		    "reload");
+	else
+		log_info("%s", why);
+}
+
 /* A TLS session carries a verified client identity: new trust must not honour old ones. */
 static void
 server_forget_sessions(struct server *srv, const struct conf *cfg)
 {
+	/* The cache is emptied even when the keys cannot be replaced. */
 	if (tlsctx_keys_rotate(srv->resume.keys) == -1 ||
 	    tlsctx_keys_rotate(srv->resume.keys) == -1)
 		log_error("cannot replace the session ticket keys: the random generator failed");
-	else if (sesscache_reset(srv->resume.sessions, (size_t)cfg->tls.session_cache) == -1)
-		log_error("out of memory for the TLS session cache: no session resumes until a "
-		    "reload");
-	else
-		log_info("client trust changed: earlier TLS sessions will not resume");
-}
-
-/* A new tls.sessionCache bound starts an empty cache of that size. */
-static void
-server_resize_sessions(struct server *srv, const struct conf *old, const struct conf *fresh)
-{
-	if (old->tls.session_cache == fresh->tls.session_cache)
-		return;
-	if (sesscache_reset(srv->resume.sessions, (size_t)fresh->tls.session_cache) == -1)
-		log_error("out of memory for the TLS session cache: no session resumes until a "
-		    "reload");
-	else
-		log_info("tls.sessionCache changed from %" PRId64 " to %" PRId64 ": cached TLS "
-		    "sessions were dropped", old->tls.session_cache, fresh->tls.session_cache);
+	server_empty_sessions(srv, cfg, "client trust changed: earlier TLS sessions will not "
+	    "resume");
 }
 
 /* tls.ticketKeyRotation takes effect at once. */
@@ -374,8 +369,14 @@ server_reload(struct server *srv)
 	srv->cert_not_after_known = not_after_known;
 	if (server_trust_changed(srv, rt->cfg))
 		server_forget_sessions(srv, rt->cfg);
-	else
-		server_resize_sessions(srv, server_cfg(srv), rt->cfg);
+	else if (rt->cfg->tls.session_cache != server_cfg(srv)->tls.session_cache) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "tls.sessionCache changed from %" PRId64 " to %"
+		    PRId64 ": cached TLS sessions were dropped",
+		    server_cfg(srv)->tls.session_cache, rt->cfg->tls.session_cache);
+		server_empty_sessions(srv, rt->cfg, why);
+	}
 	server_note_trust(srv, rt->cfg);
 	(void)server_apply_accesslog(srv, rt->cfg);
 	for (unsigned i = 0; i < srv->nworkers; i++)

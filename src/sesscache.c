@@ -118,7 +118,6 @@ sesscache_on_get(SSL *ssl, const unsigned char *id, int len, int *copy)
 	struct sesscache *sc = sesscache_of(SSL_get_SSL_CTX(ssl));
 	struct sesscache_shard *sh;
 	SSL_SESSION *cached, *sess = NULL;
-	bool fresh;
 
 	*copy = 0;
 	if (sc == NULL || len <= 0)
@@ -126,7 +125,7 @@ sesscache_on_get(SSL *ssl, const unsigned char *id, int len, int *copy)
 	sh = sesscache_shard(sc, id, (size_t)len);
 	pthread_mutex_lock(&sh->lock);
 	if (sh->map != NULL &&
-	    (cached = ttlcache_get(sh->map, id, (size_t)len, ttlcache_now_ms(), &fresh)) != NULL) {
+	    (cached = ttlcache_get(sh->map, id, (size_t)len, ttlcache_now_ms(), NULL)) != NULL) {
 		if (SSL_version(ssl) >= TLS1_3_VERSION) {
 			SSL_SESSION_up_ref(cached);
 			ttlcache_remove(sh->map, id, (size_t)len);	/* drops the cache's one */
@@ -149,13 +148,11 @@ sesscache_new(size_t max_entries)
 
 	if (sc == NULL)
 		return NULL;
-	for (int i = 0; i < SESSCACHE_SHARDS; i++) {
+	for (int i = 0; i < SESSCACHE_SHARDS; i++)
 		pthread_mutex_init(&sc->shards[i].lock, NULL);
-		if (max_entries > 0 &&
-		    (sc->shards[i].map = sesscache_map_new(max_entries)) == NULL) {
-			sesscache_free(sc);
-			return NULL;
-		}
+	if (sesscache_reset(sc, max_entries) == -1) {
+		sesscache_free(sc);
+		return NULL;
 	}
 	return sc;
 }
